@@ -1,0 +1,29 @@
+"""promptkey: never pay twice for the same LLM work."""
+
+from __future__ import annotations
+
+from promptkey._core import __version__
+from promptkey._exceptions import (
+    CanonicalizationError,
+    InvalidOptionError,
+    PromptCacheError,
+    PromptKeyError,
+    UnsupportedTypeError,
+)
+
+# --- keys ---
+
+# --- prefix / simulator / planner ---
+
+# --- response cache ---
+
+# --- prices and cost ---
+
+__all__ = [
+    "CanonicalizationError",
+    "InvalidOptionError",
+    "PromptCacheError",
+    "PromptKeyError",
+    "UnsupportedTypeError",
+    "__version__",
+]

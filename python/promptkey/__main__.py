@@ -1,0 +1,5 @@
+import sys
+
+from promptkey.cli import main
+
+sys.exit(main())

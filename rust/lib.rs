@@ -1,0 +1,12 @@
+//! promptkey's native core. Each concept is a pure-Rust module plus a `py_<concept>` wrapper that
+//! registers its functions and classes here; nothing else lives in this file.
+
+pub mod errors;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
