@@ -21,16 +21,28 @@ pub enum Error {
 
 impl Error {
     pub fn canonicalization(message: impl Into<String>, path: impl Into<String>) -> Self {
-        Error::Canonicalization { message: message.into(), path: path.into() }
+        Error::Canonicalization {
+            message: message.into(),
+            path: path.into(),
+        }
     }
     pub fn unsupported_type(message: impl Into<String>, path: impl Into<String>) -> Self {
-        Error::UnsupportedType { message: message.into(), path: path.into() }
+        Error::UnsupportedType {
+            message: message.into(),
+            path: path.into(),
+        }
     }
     pub fn invalid_option(message: impl Into<String>, path: impl Into<String>) -> Self {
-        Error::InvalidOption { message: message.into(), path: path.into() }
+        Error::InvalidOption {
+            message: message.into(),
+            path: path.into(),
+        }
     }
     pub fn prompt_cache(message: impl Into<String>, path: impl Into<String>) -> Self {
-        Error::PromptCache { message: message.into(), path: path.into() }
+        Error::PromptCache {
+            message: message.into(),
+            path: path.into(),
+        }
     }
 
     pub fn message(&self) -> &str {

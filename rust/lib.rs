@@ -1,7 +1,9 @@
 //! promptkey's native core. Each concept is a pure-Rust module plus a `py_<concept>` wrapper that
 //! registers its functions and classes here; nothing else lives in this file.
 
+pub mod blocks;
 pub mod errors;
+pub mod models;
 
 use pyo3::prelude::*;
 

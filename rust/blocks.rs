@@ -1,0 +1,84 @@
+//! The data model of a request's prompt-cache prefix, shared by prefix digests (`prefix.rs`), the
+//! simulator (`simulator.rs`) and the planner (`planner.rs`). Pure data: how blocks are found,
+//! fingerprinted and chained is `prefix.rs`'s business (DESIGN §2).
+
+pub type Digest = [u8; 32];
+
+/// Sections in the order Anthropic renders (and caches) them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Section {
+    Tools,
+    System,
+    Messages,
+}
+
+impl Section {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Section::Tools => "tools",
+            Section::System => "system",
+            Section::Messages => "messages",
+        }
+    }
+}
+
+/// A `cache_control` TTL. Ordered so that `OneHour > FiveMinutes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ttl {
+    FiveMinutes,
+    OneHour,
+}
+
+impl Ttl {
+    pub fn seconds(self) -> f64 {
+        match self {
+            Ttl::FiveMinutes => 300.0,
+            Ttl::OneHour => 3600.0,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ttl::FiveMinutes => "5m",
+            Ttl::OneHour => "1h",
+        }
+    }
+}
+
+/// One block of the prefix: a tool definition, a system content block or a message content block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// 0-based position in tools → system → messages order.
+    pub index: usize,
+    pub section: Section,
+    /// `tools[1]`, `system[0]`, `messages[2].content[1]`.
+    pub path: String,
+    /// The block's `type` (`text`, `image`, `tool_use`, `tool_result`, `thinking`, ...) or `"tool"`.
+    pub kind: String,
+    /// For message blocks: the index of the message; `None` for tools and system.
+    pub message_index: Option<usize>,
+    pub tokens: u64,
+    /// Chained prefix digest `d_i`: model, salt, every earlier block and its context (DESIGN §2).
+    pub digest: Digest,
+    /// SHA-256 of this block's fingerprint bytes alone (un-chained), for `diff`.
+    pub fingerprint: Digest,
+    /// The marker on this block (explicit, or the resolved top-level one).
+    pub breakpoint: Option<Ttl>,
+    /// True when the marker came from the request's top-level `cache_control`.
+    pub automatic: bool,
+    /// Whether the block can carry a marker (thinking, redacted thinking and empty text cannot).
+    pub cacheable: bool,
+}
+
+/// Everything the simulator and planner need to know about one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestBlocks {
+    /// The model name verbatim, as the request gives it.
+    pub model: String,
+    pub blocks: Vec<Block>,
+}
+
+impl RequestBlocks {
+    pub fn total_tokens(&self) -> u64 {
+        self.blocks.iter().map(|b| b.tokens).sum()
+    }
+}
