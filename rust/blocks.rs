@@ -5,8 +5,9 @@
 pub type Digest = [u8; 32];
 
 /// Sections in the order Anthropic renders (and caches) them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Section {
+    #[default]
     Tools,
     System,
     Messages,
@@ -45,7 +46,8 @@ impl Ttl {
 }
 
 /// One block of the prefix: a tool definition, a system content block or a message content block.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Build one with `Block { ..Default::default() }` so that fields added later do not break callers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Block {
     /// 0-based position in tools → system → messages order.
     pub index: usize,
@@ -70,7 +72,7 @@ pub struct Block {
 }
 
 /// Everything the simulator and planner need to know about one request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestBlocks {
     /// The model name verbatim, as the request gives it.
     pub model: String,
