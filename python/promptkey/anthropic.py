@@ -1,0 +1,475 @@
+"""`CachedAnthropic` / `AsyncCachedAnthropic`: the Anthropic SDK client with a response cache in front,
+prompt-cache breakpoints placed, and every call's usage and cost recorded.
+
+    client = CachedAnthropic(anthropic.Anthropic(), cache=promptkey.ResponseCache(), breakpoints="auto")
+    message = client.messages.create(model=..., max_tokens=..., messages=[...])   # an anthropic.types.Message
+    client.last.status, client.last.cost, client.last.saved
+
+See docs/anthropic.md for the decisions (what is keyed, what is stored, how streams are replayed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+try:
+    import anthropic as _sdk
+    import httpx2
+    from anthropic import AsyncStream, Stream
+    from anthropic.lib.streaming import AsyncMessageStream, MessageStream
+    from anthropic.types import Message, RawMessageStreamEvent
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised by the CLI's missing-extra path
+    raise ModuleNotFoundError(
+        "promptkey.anthropic needs the 'anthropic' extra: pip install 'promptkey[anthropic]'", name=exc.name
+    ) from None
+
+from promptkey._exceptions import InvalidOptionError
+from promptkey._message_events import MessageAssembler, encode_sse, events_from_message
+
+if TYPE_CHECKING:
+    from promptkey._response_view import ResponseView
+
+__all__ = ["CACHEABLE_STOP_REASONS", "AsyncCachedAnthropic", "CachedAnthropic", "CallRecord"]
+
+# Only answers that ended on their own are worth replaying: a max_tokens cut, a pause_turn or a refusal is
+# not the answer the next identical request should get.
+CACHEABLE_STOP_REASONS = frozenset({"end_turn", "stop_sequence", "tool_use"})
+# The request headers that change the answer (DESIGN §1): the SDK sends the client's defaults for both.
+_KEYED_HEADERS = ("anthropic-version", "anthropic-beta")
+# Call options that are not part of the request body; `plan` sees the body only.
+_CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout", "stream"})
+_ZERO_USAGE: dict[str, Any] = {
+    "input_tokens": 0,
+    "cache_creation_input_tokens": 0,
+    "cache_read_input_tokens": 0,
+    "output_tokens": 0,
+}
+
+Breakpoints = Union[Literal["keep", "auto"], Any]  # or a promptkey.Plan
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What one call did. `usage` and `cost` are what this call was billed (zero when the answer came from
+    the response cache); `saved` is what a cached answer would have cost (the stored answer's usage, priced);
+    `cost` is None when the model has no price. `latency` is seconds until the whole answer was available."""
+
+    status: str
+    key: str | None
+    model: str
+    usage: dict[str, Any] = field(default_factory=dict)
+    cost: float | None = 0.0
+    saved: float = 0.0
+    latency: float = 0.0
+    streamed: bool = False
+
+
+class _Uncacheable(Exception):
+    """Raised out of the response cache's compute function so it stores nothing; carries the answer."""
+
+    def __init__(self, value: dict[str, Any]) -> None:
+        super().__init__("answer not cacheable")
+        self.value = value
+
+
+def origin_of(base_url: Any) -> str:
+    """`scheme://host:port` of a base URL, with the scheme's default port written out."""
+    url = httpx2.URL(str(base_url))
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{url.scheme}://{host}:{port}"
+
+
+def keyed_headers(client_headers: Mapping[str, Any], extra_headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """The version and beta headers the SDK will send: the client's defaults, overridden per call by
+    `extra_headers` (case-insensitive, a later layer replacing an earlier one, `Omit` removing it) —
+    the same folding the SDK's `build_headers` does."""
+    out: dict[str, str] = {}
+    for layer in (client_headers, extra_headers or {}):
+        for name, value in layer.items():
+            lower = name.lower()
+            if lower not in _KEYED_HEADERS:
+                continue
+            if isinstance(value, str):
+                out[lower] = value
+            else:  # Omit / NotGiven: the header is removed
+                out.pop(lower, None)
+    return out
+
+
+class _Core:
+    """What the sync and async wrappers share: request preparation, keying and the record of each call."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        cache: Any,
+        breakpoints: Breakpoints,
+        prices: Any,
+        on_call: Callable[[CallRecord], None] | None,
+    ) -> None:
+        if not (breakpoints in ("keep", "auto") or hasattr(breakpoints, "apply")):
+            raise InvalidOptionError(f"breakpoints must be 'keep', 'auto' or a Plan, not {breakpoints!r}")
+        self.client = client
+        self.breakpoints = breakpoints
+        self.prices = prices
+        self.on_call = on_call
+        self.origin = origin_of(client.base_url)
+        self.view: ResponseView | None = None
+        if cache is not None:
+            from promptkey._response_view import ResponseView
+
+            self.view = ResponseView(cache, origin=self.origin)
+        self.last: CallRecord | None = None
+
+    # --- requests ---
+
+    def prepare(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters with breakpoints placed (never mutating the caller's)."""
+        if self.breakpoints == "keep":
+            return dict(params)
+        body = {name: value for name, value in params.items() if name not in _CALL_OPTIONS}
+        if self.breakpoints == "auto":
+            from promptkey import plan
+
+            placed = plan(body).apply(body)
+        else:
+            placed = self.breakpoints.apply(body)
+        return {**placed, **{name: value for name, value in params.items() if name in _CALL_OPTIONS}}
+
+    def key_request(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The request as the response cache keys it: the parameters plus the version and beta headers the
+        client will send (the client's defaults are invisible to `make_key` otherwise)."""
+        request = {name: value for name, value in params.items() if name not in ("stream", "timeout")}
+        request["extra_headers"] = keyed_headers(self.client.default_headers, params.get("extra_headers"))
+        return request
+
+    # --- records ---
+
+    def price(self, usage: dict[str, Any], model: str) -> float | None:
+        from promptkey import cost
+
+        try:
+            if self.prices is not None:
+                return float(cost(usage, model, prices=self.prices).total)
+            return float(cost(usage, model).total)
+        except (KeyError, ValueError):  # a model without a price: the call still works, the cost is unknown
+            return None
+
+    def finish(
+        self,
+        *,
+        status: str,
+        key: str | None,
+        message: dict[str, Any],
+        paid: bool,
+        started: float,
+        streamed: bool,
+        model: str,
+    ) -> CallRecord:
+        usage = dict(message.get("usage") or {})
+        priced = self.price(usage, model)
+        if paid:
+            record = CallRecord(status, key, model, usage, priced, 0.0, time.perf_counter() - started, streamed)
+        else:
+            saved = priced or 0.0
+            record = CallRecord(status, key, model, dict(_ZERO_USAGE), 0.0, saved, time.perf_counter() - started, streamed)
+        self.last = record
+        if self.on_call is not None:
+            self.on_call(record)
+        return record
+
+    def replay_response(self, value: dict[str, Any]) -> httpx2.Response:
+        """A stored answer as the SSE response the API would have sent for it."""
+        body = encode_sse(events_from_message(value))
+        request = httpx2.Request("POST", str(self.client.base_url).rstrip("/") + "/v1/messages")
+        headers = {"content-type": "text/event-stream", "x-promptkey-cache": "hit"}
+        return httpx2.Response(200, headers=headers, content=body, request=request)
+
+
+def _cacheable(data: dict[str, Any]) -> bool:
+    return data.get("stop_reason") in CACHEABLE_STOP_REASONS
+
+
+# --- sync ---------------------------------------------------------------------------------------------------
+
+
+class _RecordingStream(Stream[RawMessageStreamEvent]):
+    """The SDK's own stream of a live answer, which also assembles the Message as the caller reads it and
+    hands it over once complete (a stream abandoned early is neither stored nor recorded)."""
+
+    _on_done: Callable[[dict[str, Any]], None]
+
+    def __stream__(self) -> Iterator[RawMessageStreamEvent]:
+        assembler = MessageAssembler()
+        for event in super().__stream__():
+            assembler.feed(event.model_dump(mode="json"))
+            yield event
+        if assembler.message is not None:
+            self._on_done(assembler.message)
+
+
+class CachedMessages:
+    """`client.messages` with the response cache in front; other attributes are the SDK's."""
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._core.client.messages, name)
+
+    def create(self, **params: Any) -> Any:
+        """As `anthropic.Anthropic().messages.create`: a `Message`, or with `stream=True` a `Stream` of
+        `RawMessageStreamEvent` (a cached answer is replayed as one)."""
+        core = self._core
+        started = time.perf_counter()
+        params = core.prepare(params)
+        model = str(params.get("model"))
+        if params.get("stream"):
+            return self._open_stream(params, started, model)
+        view = core.view
+        if view is None:
+            message = core.client.messages.create(**params)
+            data = message.model_dump(mode="json")
+            core.finish(status="bypass", key=None, message=data, paid=True, started=started, streamed=False, model=model)
+            return message
+        request = core.key_request(params)
+        box: dict[str, Any] = {}
+
+        def call() -> dict[str, Any]:
+            answer = core.client.messages.create(**params)
+            box["message"] = answer
+            data = answer.model_dump(mode="json")
+            if not _cacheable(data):
+                raise _Uncacheable(data)
+            return data
+
+        try:
+            result = view.get_or_call(request, call)
+            status, key, value = result.status, result.key, result.value
+        except _Uncacheable as exc:
+            status, key, value = ("miss" if box else "coalesced"), view.key(request), exc.value
+        paid = "message" in box
+        core.finish(status=status, key=key, message=value, paid=paid, started=started, streamed=False, model=model)
+        return box["message"] if paid else Message.model_validate(value)
+
+    def _open_stream(self, params: dict[str, Any], started: float, model: str) -> Stream[RawMessageStreamEvent]:
+        core = self._core
+        view = core.view
+        request = core.key_request(params)
+        if view is not None:
+            hit = view.lookup(request)
+            if hit is not None:
+                key, value = hit
+                core.finish(status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model)
+                return Stream(cast_to=RawMessageStreamEvent, response=core.replay_response(value), client=core.client)
+        raw = core.client.messages.create(**params)
+        stream = _RecordingStream(
+            cast_to=raw._cast_to, response=raw.response, client=core.client, options=getattr(raw, "_options", None)
+        )
+
+        def done(data: dict[str, Any]) -> None:
+            status, key = "bypass", None
+            if view is not None:
+                status, key = view.store(request, data) if _cacheable(data) else ("miss", view.key(request))
+            core.finish(status=status, key=key, message=data, paid=True, started=started, streamed=True, model=model)
+
+        stream._on_done = done
+        return stream
+
+    def stream(self, **params: Any) -> CachedMessageStreamManager:
+        """As `anthropic.Anthropic().messages.stream`: a context manager yielding the SDK's `MessageStream`
+        (iterate events, `text_stream`, `get_final_message()`), replaying a cached answer when there is one."""
+        if params.get("output_format") is not None:  # structured parsing: the SDK's own helper, uncached
+            return CachedMessageStreamManager(lambda: self._core.client.messages.stream(**params).__enter__())
+        return CachedMessageStreamManager(lambda: MessageStream(self.create(**params, stream=True), output_format=_sdk.NOT_GIVEN))
+
+
+class CachedMessageStreamManager:
+    def __init__(self, open_stream: Callable[[], MessageStream[Any]]) -> None:
+        self._open = open_stream
+        self._stream: MessageStream[Any] | None = None
+
+    def __enter__(self) -> MessageStream[Any]:
+        self._stream = self._open()
+        return self._stream
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+
+class CachedAnthropic:
+    """A wrapped `anthropic.Anthropic`: `messages.create` / `messages.stream` go through the response cache
+    (`cache=None`: no response cache; breakpoints, usage and cost still work). `breakpoints`: `"keep"` sends
+    the request as given, `"auto"` places markers with `promptkey.plan`, a `Plan` is applied to every request.
+    `.last` is the last call's `CallRecord`, also passed to `on_call`. Other attributes are the client's."""
+
+    def __init__(
+        self,
+        client: _sdk.Anthropic,
+        *,
+        cache: Any = None,
+        breakpoints: Breakpoints = "keep",
+        prices: Any = None,
+        on_call: Callable[[CallRecord], None] | None = None,
+    ) -> None:
+        self._core = _Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call)
+        self.messages = CachedMessages(self._core)
+
+    @property
+    def last(self) -> CallRecord | None:
+        return self._core.last
+
+    @property
+    def client(self) -> _sdk.Anthropic:
+        return self._core.client  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._core.client, name)
+
+
+# --- async --------------------------------------------------------------------------------------------------
+
+
+class _AsyncRecordingStream(AsyncStream[RawMessageStreamEvent]):
+    _on_done: Callable[[dict[str, Any]], Awaitable[None]]
+
+    async def __stream__(self) -> AsyncIterator[RawMessageStreamEvent]:
+        assembler = MessageAssembler()
+        async for event in super().__stream__():
+            assembler.feed(event.model_dump(mode="json"))
+            yield event
+        if assembler.message is not None:
+            await self._on_done(assembler.message)
+
+
+class AsyncCachedMessages:
+    """`client.messages` of an `AsyncAnthropic` with the response cache in front."""
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._core.client.messages, name)
+
+    async def create(self, **params: Any) -> Any:
+        """As `anthropic.AsyncAnthropic().messages.create`."""
+        core = self._core
+        started = time.perf_counter()
+        params = core.prepare(params)
+        model = str(params.get("model"))
+        if params.get("stream"):
+            return await self._open_stream(params, started, model)
+        view = core.view
+        if view is None:
+            message = await core.client.messages.create(**params)
+            data = message.model_dump(mode="json")
+            core.finish(status="bypass", key=None, message=data, paid=True, started=started, streamed=False, model=model)
+            return message
+        request = core.key_request(params)
+        box: dict[str, Any] = {}
+
+        async def call() -> dict[str, Any]:
+            answer = await core.client.messages.create(**params)
+            box["message"] = answer
+            data = answer.model_dump(mode="json")
+            if not _cacheable(data):
+                raise _Uncacheable(data)
+            return data
+
+        try:
+            result = await view.aget_or_call(request, call)
+            status, key, value = result.status, result.key, result.value
+        except _Uncacheable as exc:
+            status, key, value = ("miss" if box else "coalesced"), view.key(request), exc.value
+        paid = "message" in box
+        core.finish(status=status, key=key, message=value, paid=paid, started=started, streamed=False, model=model)
+        return box["message"] if paid else Message.model_validate(value)
+
+    async def _open_stream(
+        self, params: dict[str, Any], started: float, model: str
+    ) -> AsyncStream[RawMessageStreamEvent]:
+        core = self._core
+        view = core.view
+        request = core.key_request(params)
+        if view is not None:
+            hit = await view.alookup(request)
+            if hit is not None:
+                key, value = hit
+                core.finish(status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model)
+                response = core.replay_response(value)
+                return AsyncStream(cast_to=RawMessageStreamEvent, response=response, client=core.client)
+        raw = await core.client.messages.create(**params)
+        stream = _AsyncRecordingStream(
+            cast_to=raw._cast_to, response=raw.response, client=core.client, options=getattr(raw, "_options", None)
+        )
+
+        async def done(data: dict[str, Any]) -> None:
+            status, key = "bypass", None
+            if view is not None:
+                status, key = await view.astore(request, data) if _cacheable(data) else ("miss", view.key(request))
+            core.finish(status=status, key=key, message=data, paid=True, started=started, streamed=True, model=model)
+
+        stream._on_done = done
+        return stream
+
+    def stream(self, **params: Any) -> AsyncCachedMessageStreamManager:
+        """As `anthropic.AsyncAnthropic().messages.stream`: an async context manager yielding the SDK's
+        `AsyncMessageStream`."""
+        if params.get("output_format") is not None:
+
+            async def passthrough() -> AsyncMessageStream[Any]:
+                return await self._core.client.messages.stream(**params).__aenter__()  # type: ignore[no-any-return]
+
+            return AsyncCachedMessageStreamManager(passthrough)
+
+        async def open_stream() -> AsyncMessageStream[Any]:
+            return AsyncMessageStream(await self.create(**params, stream=True), output_format=_sdk.NOT_GIVEN)
+
+        return AsyncCachedMessageStreamManager(open_stream)
+
+
+class AsyncCachedMessageStreamManager:
+    def __init__(self, open_stream: Callable[[], Awaitable[AsyncMessageStream[Any]]]) -> None:
+        self._open = open_stream
+        self._stream: AsyncMessageStream[Any] | None = None
+
+    async def __aenter__(self) -> AsyncMessageStream[Any]:
+        self._stream = await self._open()
+        return self._stream
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._stream is not None:
+            await self._stream.close()
+
+
+class AsyncCachedAnthropic:
+    """The asyncio twin of `CachedAnthropic`, wrapping an `anthropic.AsyncAnthropic`."""
+
+    def __init__(
+        self,
+        client: _sdk.AsyncAnthropic,
+        *,
+        cache: Any = None,
+        breakpoints: Breakpoints = "keep",
+        prices: Any = None,
+        on_call: Callable[[CallRecord], None] | None = None,
+    ) -> None:
+        self._core = _Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call)
+        self.messages = AsyncCachedMessages(self._core)
+
+    @property
+    def last(self) -> CallRecord | None:
+        return self._core.last
+
+    @property
+    def client(self) -> _sdk.AsyncAnthropic:
+        return self._core.client  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._core.client, name)

@@ -1,0 +1,212 @@
+"""`promptkey replay TRACE.jsonl [--model M] [--plot FILE.png] [--json]`: what a trace costs under five
+caching strategies (none, as-sent, planned, response, both). The engine is `promptkey.replay`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from promptkey._exceptions import PromptKeyError
+from promptkey.replay import STRATEGIES, ReplayReport, read_trace, replay
+
+# Below this many requests a replay finishes before a progress bar would be worth drawing.
+PROGRESS_MIN_REQUESTS = 200
+
+DESCRIPTIONS = {
+    "none": "no caching",
+    "as-sent": "prompt cache, the trace's own markers",
+    "planned": "prompt cache, markers from promptkey.plan",
+    "response": "response cache only",
+    "both": "response cache + planned markers",
+}
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="what a trace of requests costs under five caching strategies",
+        description=__doc__,
+    )
+    parser.add_argument("trace", metavar="TRACE.jsonl", help='one {"ts": epoch seconds, "request": {...}} per line')
+    parser.add_argument("--model", help="price every request as this model instead of the trace's")
+    parser.add_argument("--plot", metavar="FILE.png", help="write cumulative cost per strategy over time")
+    parser.add_argument("--json", action="store_true", help="write only JSON to stdout")
+    parser.add_argument(
+        "--response-ttl", type=float, default=None, metavar="SECONDS", help="response cache TTL (default: its own)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        entries = read_trace(args.trace)
+    except OSError as exc:
+        print(f"promptkey replay: cannot read {args.trace}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except PromptKeyError as exc:
+        print(f"promptkey replay: {args.trace}: {exc}", file=sys.stderr)
+        return 2
+    if not entries:
+        print(f"promptkey replay: {args.trace} holds no requests", file=sys.stderr)
+        return 2
+    try:
+        with _progress(len(entries), enabled=not args.json) as advance:
+            report = replay(entries, model=args.model, response_ttl=args.response_ttl, progress=advance)
+    except PromptKeyError as exc:
+        print(f"promptkey replay: {exc}", file=sys.stderr)
+        return 2
+    data = report.as_dict()
+    if args.plot:
+        write_plot(report, args.plot)
+        data["plot"] = args.plot
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_report(data, plot=args.plot)
+    return 0
+
+
+@contextmanager
+def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr for long traces; nothing when rich is missing or output is JSON."""
+    if not enabled or total < PROGRESS_MIN_REQUESTS:
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    except ModuleNotFoundError:
+        yield None
+        return
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("replay", total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+# --- the table -------------------------------------------------------------------------------------------
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.4f}" if abs(value) < 10 else f"${value:,.2f}"
+
+
+def _tokens(value: int) -> str:
+    return f"{value:,}"
+
+
+def rows(data: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for name in STRATEGIES:
+        s = data["strategies"][name]
+        t = s["tokens"]
+        out.append(
+            [
+                name,
+                str(s["requests"]),
+                str(s["api_calls"]),
+                _tokens(t["input"]),
+                _tokens(t["cache_read"]),
+                _tokens(t["cache_write_5m"]),
+                _tokens(t["cache_write_1h"]),
+                _tokens(t["output"]),
+                _usd(s["cost"]),
+                f"{s['saving_pct']:.1f}%",
+                f"{100 * s['response_hit_rate']:.1f}%",
+                f"{100 * s['prompt_cache_read_rate']:.1f}%",
+            ]
+        )
+    return out
+
+
+HEADERS = [
+    "strategy",
+    "requests",
+    "API calls",
+    "input",
+    "cache read",
+    "write 5m",
+    "write 1h",
+    "output",
+    "cost",
+    "saving",
+    "resp. hits",
+    "read/input",
+]
+
+
+def print_report(data: dict[str, Any], *, plot: str | None) -> None:
+    trace = data["trace"]
+    models = ", ".join(f"{name} ({count})" for name, count in trace["models"].items())
+    title = f"{trace['requests']} requests over {trace['span_seconds'] / 3600:.1f} h — {models}"
+    causes = data["misses_by_cause"]
+    cause_names = sorted({cause for by in causes.values() for cause in by})
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ModuleNotFoundError:
+        _print_plain(title, data, causes, cause_names)
+    else:
+        console = Console()
+        table = Table(title=title, title_justify="left")
+        for index, header in enumerate(HEADERS):
+            table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
+        for row in rows(data):
+            table.add_row(*row)
+        console.print(table)
+        if cause_names:
+            misses = Table(title="prompt-cache misses by cause (breakpoints)", title_justify="left")
+            misses.add_column("strategy")
+            for cause in cause_names:
+                misses.add_column(cause, justify="right")
+            for name, by in causes.items():
+                misses.add_row(name, *(str(by.get(cause, 0)) for cause in cause_names))
+            console.print(misses)
+    for name in STRATEGIES:
+        print(f"  {name:<9} {DESCRIPTIONS[name]}")
+    if trace.get("plan_failures"):
+        print(f"  planner could not read {trace['plan_failures']} requests; they were sent as they came")
+    if plot:
+        print(f"plot written to {plot}")
+
+
+def _print_plain(title: str, data: dict[str, Any], causes: dict[str, dict[str, int]], cause_names: list[str]) -> None:
+    table = [HEADERS, *rows(data)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(HEADERS))]
+    print(title)
+    for row in table:
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+    if cause_names:
+        print("\nprompt-cache misses by cause (breakpoints)")
+        for name, by in causes.items():
+            print(f"  {name:<9} " + ", ".join(f"{cause} {by.get(cause, 0)}" for cause in cause_names))
+
+
+# --- the plot --------------------------------------------------------------------------------------------
+
+
+def write_plot(report: ReplayReport, path: str) -> None:
+    """Cumulative cost per strategy against hours since the trace's first request (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed: the figure only goes to a file
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5), dpi=120)
+    for name in STRATEGIES:
+        timeline = report.strategies[name].timeline
+        hours = [(ts - report.start) / 3600 for ts, _ in timeline]
+        ax.step(hours, [usd for _, usd in timeline], where="post", label=f"{name} ({_usd(report.strategies[name].cost)})")
+    ax.set_xlabel("hours since the first request")
+    ax.set_ylabel("cumulative cost (USD)")
+    ax.set_title(f"promptkey replay: {report.requests} requests")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
