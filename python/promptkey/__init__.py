@@ -12,18 +12,28 @@ from promptkey._exceptions import (
 )
 
 # --- keys ---
-
 # --- prefix / simulator / planner ---
-
 # --- response cache ---
-
 # --- prices and cost ---
+# `promptkey.cost` is the function; its module's other names are re-exported here
+from promptkey.cost import Cost, Tokens, cost, fold_usage, usage_tokens
+from promptkey.prices import UnknownModelError, load_prices
+from promptkey.tokenizers import Calibrator, CountTokens
 
 __all__ = [
+    "Calibrator",
     "CanonicalizationError",
+    "Cost",
+    "CountTokens",
     "InvalidOptionError",
     "PromptCacheError",
     "PromptKeyError",
+    "Tokens",
+    "UnknownModelError",
     "UnsupportedTypeError",
     "__version__",
+    "cost",
+    "fold_usage",
+    "load_prices",
+    "usage_tokens",
 ]

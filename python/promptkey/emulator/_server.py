@@ -1,0 +1,397 @@
+"""The emulator's HTTP server: stdlib `ThreadingHTTPServer`, HTTP/1.1 keep-alive, SSE by chunked encoding."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from typing_extensions import Self
+
+from promptkey._exceptions import InvalidOptionError, PromptCacheError
+from promptkey.emulator._answer import Answer, build_answer
+from promptkey.emulator._billing import Biller
+from promptkey.emulator._clock import Clock
+from promptkey.emulator._validate import DEFAULT_VERSION, VERSIONS, ApiError, validate
+
+FAULT_STATUSES = ("529", "429", "500")
+_FAULT_TEXT = {
+    "529": "Overloaded",
+    "429": "Number of request tokens has exceeded your per-minute rate limit (emulated fault)",
+    "500": "Internal server error (emulated fault)",
+}
+_LATENCY_KEYS = ("base", "per_uncached_token", "per_output_token")
+_TOKEN_CLASSES = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
+
+
+def _parse_faults(faults: Mapping[str, Any] | None) -> tuple[dict[str, float], float, random.Random]:
+    faults = dict(faults or {})
+    rates: dict[str, float] = {}
+    retry_after, seed = 1.0, 0
+    for key, value in faults.items():
+        name = str(key)
+        if name in FAULT_STATUSES:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise InvalidOptionError(f"fault rate must be a number in [0, 1], got {value!r}", f"faults[{name!r}]")
+            rates[name] = float(value)
+        elif name == "retry_after":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise InvalidOptionError(f"retry_after must be seconds >= 0, got {value!r}", "faults['retry_after']")
+            retry_after = float(value)
+        elif name == "seed":
+            seed = value
+        else:
+            allowed = ", ".join([*FAULT_STATUSES, "retry_after", "seed"])
+            raise InvalidOptionError(f"unknown fault option {name!r} (allowed: {allowed})", f"faults[{name!r}]")
+    if sum(rates.values()) > 1 + 1e-12:
+        raise InvalidOptionError(f"fault rates add up to more than 1: {rates}", "faults")
+    return rates, retry_after, random.Random(seed)
+
+
+def _parse_latency(latency: Mapping[str, Any] | None) -> dict[str, float]:
+    out = dict.fromkeys(_LATENCY_KEYS, 0.0)
+    for key, value in (latency or {}).items():
+        if key not in out:
+            raise InvalidOptionError(f"unknown latency option {key!r} (allowed: {', '.join(_LATENCY_KEYS)})", "latency")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise InvalidOptionError(f"latency must be seconds >= 0, got {value!r}", f"latency[{key!r}]")
+        out[key] = float(value)
+    return out
+
+
+def scope_of(headers: Any) -> str | None:
+    """The API key: `x-api-key` decides when both it and `Authorization: Bearer` are sent."""
+    key = headers.get("x-api-key")
+    if key:
+        return str(key)
+    auth = headers.get("authorization") or ""
+    match = re.match(r"\s*bearer\s+(\S+)", auth, re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+class Emulator:
+    """A running emulator. Build it with `promptkey.emulator.serve(...)` (a context manager) or directly, then
+    `start()` / `close()`; `serve_forever()` blocks (the CLI)."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Any = None,
+        faults: Mapping[str, Any] | None = None,
+        latency: Mapping[str, Any] | None = None,
+        min_tokens: Any = None,
+        tokenizer: Callable[[Mapping[str, Any]], int] | None = None,
+    ) -> None:
+        if clock is not None and not callable(getattr(clock, "time", None)):
+            raise InvalidOptionError("clock must have a time() method", "clock")
+        self.clock: Any = clock if clock is not None else Clock()
+        self._rates, self._retry_after, self._rng = _parse_faults(faults)
+        self._latency = _parse_latency(latency)
+        self._tokenizer = tokenizer
+        self._estimates: dict[str, Callable[[Mapping[str, Any]], int]] = {}
+        self._biller = Biller(clock=self.clock, min_tokens=min_tokens, tokenizer=tokenizer)
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._stats: dict[str, Any] = {"requests": 0, "by_status": {}, "tokens": dict.fromkeys(_TOKEN_CLASSES, 0)}
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give the SDK (`Anthropic(base_url=...)`); it has no `/v1`."""
+        host = self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def simulator(self) -> Any:
+        """The `PromptCacheSimulator` that bills every request (`.explain()` tells why the last one missed)."""
+        return self._biller.simulator
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """A snapshot: `{"requests", "by_status": {"200": n, ...}, "tokens": {input, cache_read, ...}}`."""
+        with self._lock:
+            return {
+                "requests": self._stats["requests"],
+                "by_status": dict(self._stats["by_status"]),
+                "tokens": dict(self._stats["tokens"]),
+            }
+
+    def start(self) -> Emulator:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="promptkey-emulator", daemon=True)
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- request handling, called from handler threads -----------------------------------------------------
+    def _next_ids(self) -> tuple[int, str]:
+        with self._lock:
+            self._seq += 1
+            self._stats["requests"] += 1
+            seq = self._seq
+        return seq, f"req_emu{seq:018d}"
+
+    def _record(self, status: int, usage: Mapping[str, Any] | None = None) -> None:
+        with self._lock:
+            by_status = self._stats["by_status"]
+            by_status[str(status)] = by_status.get(str(status), 0) + 1
+            if usage is not None:
+                tokens = self._stats["tokens"]
+                tokens["input"] += usage["input_tokens"]
+                tokens["cache_read"] += usage["cache_read_input_tokens"]
+                tokens["cache_write_5m"] += usage["cache_creation"]["ephemeral_5m_input_tokens"]
+                tokens["cache_write_1h"] += usage["cache_creation"]["ephemeral_1h_input_tokens"]
+                tokens["output"] += usage["output_tokens"]
+
+    def _draw_fault(self) -> str | None:
+        if not self._rates:
+            return None
+        with self._lock:  # one draw per request, in arrival order, from the seeded generator
+            u = self._rng.random()
+        edge = 0.0
+        for status in FAULT_STATUSES:
+            edge += self._rates.get(status, 0.0)
+            if u < edge:
+                return status
+        return None
+
+    def _counter(self, model: str) -> Callable[[Mapping[str, Any]], int]:
+        if self._tokenizer is not None:
+            return self._tokenizer
+        if model not in self._estimates:
+            from promptkey.tokenizers import default_estimate
+
+            self._estimates[model] = default_estimate(model)
+        return self._estimates[model]
+
+    def messages(self, body: Any, *, scope: str, seq: int) -> tuple[dict[str, Any], Answer]:
+        """Validate, bill and answer one `/v1/messages` request; returns (usage, answer)."""
+        try:
+            with self._lock:  # the simulator's state and the fault generator move in request order
+                usage = self._biller.bill(body, scope=scope, first_token_after=self._latency["base"])
+        except PromptCacheError as exc:
+            raise ApiError(400, exc.message) from None
+        answer = build_answer(body, seq=f"{seq}", count=self._counter(body["model"]))
+        return {**usage, "output_tokens": answer.output_tokens, "service_tier": "standard"}, answer
+
+    def count_tokens(self, body: Any) -> int:
+        try:
+            return self._biller.count(body)
+        except PromptCacheError as exc:
+            raise ApiError(400, exc.message) from None
+
+    def prefill_delay(self, usage: Mapping[str, Any]) -> float:
+        uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
+        return self._latency["base"] + self._latency["per_uncached_token"] * uncached
+
+    def output_delay(self, tokens: int) -> float:
+        return self._latency["per_output_token"] * tokens
+
+
+def _message_id(seq: int, body: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256(f"{seq}:{body.get('model')}".encode()).hexdigest()
+    return f"msg_emu{digest[:20]}"
+
+
+def _chunks(text: str, words: int = 3) -> list[str]:
+    pieces = re.findall(r"\s*\S+\s*|\s+", text)
+    return ["".join(pieces[i : i + words]) for i in range(0, len(pieces), words)] or [text]
+
+
+def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+        server_version = "promptkey-emulator"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, payload: Any, rid: str, extra: Mapping[str, str] | None = None) -> None:
+            data = json.dumps(payload, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.send_header("request-id", rid)
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _error(self, err: ApiError, rid: str, extra: Mapping[str, str] | None = None) -> None:
+            emu._record(err.status)
+            body = {"type": "error", "error": {"type": err.error_type, "message": err.message}, "request_id": rid}
+            self._send(err.status, body, rid, extra)
+
+        def _body(self) -> Any:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                return json.loads(raw or b"null")
+            except ValueError:
+                raise ApiError(400, "request body is not valid json") from None
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/_emulator/stats":
+                self._send(200, {**emu.stats, "time": emu.clock.time()}, "req_emu_stats")
+                return
+            self._not_found()
+
+        def _not_found(self) -> None:
+            self._body() if self.command == "POST" else None
+            rid = "req_emu_404"
+            err = ApiError(404, f"Not found: {self.command} {self.path.split('?', 1)[0]}")
+            body = {"type": "error", "error": {"type": err.error_type, "message": err.message}, "request_id": rid}
+            self._send(404, body, rid)
+
+        def do_POST(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/_emulator/clock":
+                self._clock()
+            elif path in ("/v1/messages", "/v1/messages/count_tokens"):
+                self._api(count_only=path.endswith("count_tokens"))
+            else:
+                self._not_found()
+
+        def _clock(self) -> None:
+            try:
+                body = self._body()
+                seconds = float((body or {}).get("advance", 0))
+                emu.clock.advance(seconds)
+            except (ApiError, ValueError, TypeError, AttributeError) as exc:
+                self._send(400, {"type": "error", "error": {"type": "invalid_request_error", "message": str(exc)}}, "-")
+                return
+            self._send(200, {"time": emu.clock.time()}, "req_emu_clock")
+
+        def _api(self, *, count_only: bool) -> None:
+            seq, rid = emu._next_ids()
+            try:
+                body = self._body()  # read first so a keep-alive connection stays in sync whatever happens
+                scope = scope_of(self.headers)
+                if scope is None:
+                    raise ApiError(401, "x-api-key header is required")
+                version = self.headers.get("anthropic-version") or DEFAULT_VERSION
+                if version not in VERSIONS:
+                    raise ApiError(
+                        400, f"anthropic-version: unsupported version {version!r} (supported: {', '.join(VERSIONS)})"
+                    )
+                if not count_only:
+                    fault = emu._draw_fault()
+                    if fault is not None:
+                        retry = f"{emu._retry_after:g}"
+                        self._error(ApiError(int(fault), _FAULT_TEXT[fault]), rid, {"retry-after": retry})
+                        return
+                validate(body, version=version, count_only=count_only)
+                if count_only:
+                    total = emu.count_tokens(body)
+                    emu._record(200)
+                    self._send(200, {"input_tokens": total}, rid)
+                    return
+                usage, answer = emu.messages(body, scope=scope, seq=seq)
+            except ApiError as err:
+                self._error(err, rid)
+                return
+            except Exception as exc:  # noqa: BLE001 - a bug must answer like the API's 500, never hang the client
+                self._error(ApiError(500, f"emulator error: {type(exc).__name__}: {exc}"), rid)
+                return
+            message = {
+                "id": _message_id(seq, body),
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": answer.content,
+                "stop_reason": answer.stop_reason,
+                "stop_sequence": answer.stop_sequence,
+                "usage": usage,
+            }
+            emu._record(200, usage)
+            if body.get("stream"):
+                self._stream(message, answer, rid)
+            else:
+                time.sleep(emu.prefill_delay(usage) + emu.output_delay(answer.output_tokens))
+                self._send(200, message, rid)
+
+        def _event(self, name: str, payload: Mapping[str, Any]) -> None:
+            data = f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def _stream(self, message: dict[str, Any], answer: Answer, rid: str) -> None:
+            usage = message["usage"]
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream; charset=utf-8")
+            self.send_header("cache-control", "no-cache")
+            self.send_header("transfer-encoding", "chunked")
+            self.send_header("request-id", rid)
+            self.end_headers()
+            time.sleep(emu.prefill_delay(usage))
+            # message_start carries the full input usage (with the cache_creation split); output so far is tiny
+            start_usage = {**usage, "output_tokens": min(1, usage["output_tokens"])}
+            start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}
+            self._event("message_start", {"type": "message_start", "message": start})
+            self._event("ping", {"type": "ping"})
+            plan: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+            for block in message["content"]:
+                if block["type"] == "tool_use":
+                    raw = json.dumps(block["input"], ensure_ascii=False)
+                    parts = [
+                        {"type": "input_json_delta", "partial_json": raw[i : i + 24]} for i in range(0, len(raw), 24)
+                    ]
+                    plan.append(({**block, "input": {}}, parts))
+                else:
+                    parts = [{"type": "text_delta", "text": c} for c in _chunks(block["text"])]
+                    plan.append(({"type": "text", "text": ""}, parts))
+            pause = emu.output_delay(answer.output_tokens) / max(1, sum(len(parts) for _, parts in plan))
+            for index, (head, parts) in enumerate(plan):
+                self._event(
+                    "content_block_start", {"type": "content_block_start", "index": index, "content_block": head}
+                )
+                for delta in parts:
+                    if pause:
+                        time.sleep(pause)
+                    self._event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                self._event("content_block_stop", {"type": "content_block_stop", "index": index})
+            final_usage = {
+                k: usage[k]
+                for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+            }
+            delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]}
+            self._event("message_delta", {"type": "message_delta", "delta": delta, "usage": final_usage})
+            self._event("message_stop", {"type": "message_stop"})
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+    return Handler

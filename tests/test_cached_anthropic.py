@@ -1,0 +1,237 @@
+"""CachedAnthropic end to end: the real `anthropic` SDK over loopback against promptkey's emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+anthropic = pytest.importorskip("anthropic")
+httpx2 = pytest.importorskip("httpx2")
+
+import promptkey  # noqa: E402
+from promptkey import InvalidOptionError, MemoryStore, ResponseCache, make_key  # noqa: E402
+from promptkey.anthropic import AsyncCachedAnthropic, CachedAnthropic, CallRecord, origin_of  # noqa: E402
+from promptkey.emulator import serve  # noqa: E402
+
+MODEL = "claude-sonnet-4-6"
+# Long enough to reach the model's minimum cacheable prefix (1,024 tokens) with room to spare.
+SYSTEM = "You answer questions about the handbook. " + " ".join(f"Rule {i}: be exact and brief." for i in range(400))
+
+
+def params(question: str = "What is rule 7?", **extra: Any) -> dict[str, Any]:
+    return {
+        "model": MODEL,
+        "max_tokens": 256,
+        "system": SYSTEM,
+        "messages": [{"role": "user", "content": question}],
+        **extra,
+    }
+
+
+class Seen:
+    """What went over the wire: an httpx event hook on the SDK's own HTTP client records each request."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx2.Request] = []
+
+    def hook(self, request: httpx2.Request) -> None:
+        self.requests.append(request)
+
+    async def ahook(self, request: httpx2.Request) -> None:
+        self.requests.append(request)
+
+    def wire_request(self, index: int = -1) -> dict[str, Any]:
+        """The body the emulator received, plus the beta/version headers that travelled with it."""
+        request = self.requests[index]
+        body = json.loads(request.content)
+        headers = {name: request.headers[name] for name in ("anthropic-version", "anthropic-beta") if name in request.headers}
+        return {**body, "extra_headers": headers}
+
+
+@pytest.fixture
+def emulator() -> Iterator[Any]:
+    with serve() as emu:
+        yield emu
+
+
+def sdk_client(emu: Any, seen: Seen | None = None, **options: Any) -> Any:
+    hooks = {"request": [seen.hook]} if seen is not None else {}
+    http = httpx2.Client(event_hooks=hooks)
+    return anthropic.Anthropic(base_url=emu.base_url, api_key="test-key", http_client=http, max_retries=0, **options)
+
+
+def test_second_identical_call_is_served_from_the_cache(emulator: Any) -> None:
+    records: list[CallRecord] = []
+    client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()), on_call=records.append)
+    first = client.messages.create(**params())
+    assert client.last is not None and client.last.status == "miss"
+    miss = client.last
+    second = client.messages.create(**params())
+    hit = client.last
+    assert isinstance(first, anthropic.types.Message) and isinstance(second, anthropic.types.Message)
+    assert second.model_dump() == first.model_dump()
+    assert emulator.stats["requests"] == 1  # the emulator saw one request
+    assert hit is not None and hit.status == "hit" and hit.key == miss.key
+    assert miss.cost is not None and miss.cost > 0 and miss.saved == 0
+    assert hit.cost == 0 and hit.saved == pytest.approx(miss.cost)
+    assert hit.usage["input_tokens"] == 0 and miss.usage["output_tokens"] > 0
+    assert records == [miss, hit]
+
+
+def test_cost_matches_the_usage_the_api_billed(emulator: Any) -> None:
+    client = CachedAnthropic(sdk_client(emulator))  # no response cache: usage and cost still recorded
+    message = client.messages.create(**params(system=[{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]))
+    record = client.last
+    assert record is not None and record.status == "bypass" and record.key is None
+    assert record.usage == message.usage.model_dump(mode="json")
+    assert message.usage.cache_creation_input_tokens and message.usage.cache_creation_input_tokens > 1000
+    assert record.cost == pytest.approx(promptkey.cost(message.usage, MODEL).total)
+
+
+def test_key_equals_the_key_of_what_went_over_the_wire(emulator: Any) -> None:
+    seen = Seen()
+    cache = ResponseCache(MemoryStore())
+    client = CachedAnthropic(sdk_client(emulator, seen, default_headers={"anthropic-beta": "b-2026-01-01"}), cache=cache)
+    client.messages.create(**params(extra_headers={"anthropic-beta": "a-2026-02-02"}, metadata={"user_id": "u1"}))
+    assert client.last is not None
+    namespace = f"llmcache:{origin_of(emulator.base_url)}"
+    wire = seen.wire_request()
+    assert wire["extra_headers"]["anthropic-beta"] == "a-2026-02-02"  # the call's header replaced the default
+    assert client.last.key == make_key(wire, namespace=namespace)
+    # and the client's default beta header enters the key when the call sets none
+    client.messages.create(**params("another question"))
+    wire = seen.wire_request()
+    assert wire["extra_headers"]["anthropic-beta"] == "b-2026-01-01"
+    assert client.last.key == make_key(wire, namespace=namespace)
+    plain = make_key({**wire, "extra_headers": {}}, namespace=namespace)
+    assert client.last.key != plain
+
+
+def test_two_base_urls_never_share_entries() -> None:
+    store = MemoryStore()
+    with serve() as one, serve() as two:
+        first = CachedAnthropic(sdk_client(one), cache=ResponseCache(store))
+        second = CachedAnthropic(sdk_client(two), cache=ResponseCache(store))
+        first.messages.create(**params())
+        second.messages.create(**params())
+        assert first.last is not None and second.last is not None
+        assert second.last.status == "miss" and first.last.key != second.last.key
+        assert one.stats["requests"] == 1 and two.stats["requests"] == 1
+        second.messages.create(**params())
+        assert second.last.status == "hit"
+    assert origin_of("https://api.anthropic.com") == "https://api.anthropic.com:443"
+    assert origin_of("http://127.0.0.1:8787/") != origin_of("http://127.0.0.1:8788/")
+
+
+def test_non_cacheable_stop_reason_is_a_miss_and_not_stored(emulator: Any) -> None:
+    client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()))
+    cut = params("please repeat this rather long sentence back to me word for word", max_tokens=2)
+    first = client.messages.create(**cut)
+    assert first.stop_reason == "max_tokens" and client.last is not None and client.last.status == "miss"
+    client.messages.create(**cut)
+    assert client.last.status == "miss" and emulator.stats["requests"] == 2
+
+
+def test_streamed_miss_is_stored_once_assembled_and_a_hit_replays_as_a_stream(emulator: Any) -> None:
+    client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()))
+    with client.messages.stream(**params("stream me an answer")) as stream:
+        live_text = "".join(stream.text_stream)
+        live = stream.get_final_message()
+    assert client.last is not None and client.last.status == "miss" and client.last.streamed
+    with client.messages.stream(**params("stream me an answer")) as stream:
+        events = [event.type for event in stream]
+        replayed = stream.get_final_message()
+    assert client.last.status == "hit" and client.last.cost == 0
+    assert events[0] == "message_start" and "content_block_delta" in events and events[-1] == "message_stop"
+    assert replayed.model_dump() == live.model_dump() and live_text == replayed.content[0].text
+    assert emulator.stats["requests"] == 1
+    # a stored non-streamed answer replays as a raw event stream from create(stream=True) too
+    raw = client.messages.create(**params("stream me an answer"), stream=True)
+    assert isinstance(raw, anthropic.Stream)
+    assert [event.type for event in raw][-1] == "message_stop"
+    # and a streamed answer serves a later non-streamed call
+    message = client.messages.create(**params("stream me an answer"))
+    assert client.last.status == "hit" and message.model_dump() == live.model_dump()
+    assert emulator.stats["requests"] == 1
+
+
+def test_abandoned_stream_is_not_stored(emulator: Any) -> None:
+    client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()))
+    with client.messages.stream(**params("abandon me")) as stream:
+        next(iter(stream))
+    client.messages.create(**params("abandon me"))
+    assert client.last is not None and client.last.status == "miss"
+    assert emulator.stats["requests"] == 2
+
+
+def test_breakpoints_auto_places_markers(emulator: Any) -> None:
+    seen = Seen()
+    client = CachedAnthropic(sdk_client(emulator, seen), breakpoints="auto")
+    request = params()
+    client.messages.create(**request)
+    wire = seen.wire_request()
+    marked = [b for b in wire["system"] if "cache_control" in b]
+    assert marked, "plan placed no marker on a system prompt above the minimum"
+    assert "cache_control" not in json.dumps(request)  # the caller's params are not mutated
+    assert client.last is not None and client.last.usage["cache_creation_input_tokens"] > 0
+    client.messages.create(**params("a different question"))
+    assert client.last.usage["cache_read_input_tokens"] > 1000  # the planned prefix is read back
+
+
+def test_breakpoints_keep_sends_the_request_alone(emulator: Any) -> None:
+    seen = Seen()
+    client = CachedAnthropic(sdk_client(emulator, seen))
+    client.messages.create(**params())
+    assert "cache_control" not in seen.requests[-1].content.decode()
+
+
+def test_a_plan_is_applied(emulator: Any) -> None:
+    seen = Seen()
+    plan = promptkey.plan(params())
+    client = CachedAnthropic(sdk_client(emulator, seen), breakpoints=plan)
+    client.messages.create(**params("yet another question"))
+    assert json.loads(seen.requests[-1].content) == plan.apply(params("yet another question"))
+
+
+def test_bad_options_and_passthrough(emulator: Any) -> None:
+    with pytest.raises(InvalidOptionError, match="breakpoints"):
+        CachedAnthropic(sdk_client(emulator), breakpoints="sometimes")
+    client = CachedAnthropic(sdk_client(emulator))
+    assert client.base_url == client.client.base_url  # attributes pass through to the SDK client
+    count = client.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert count.input_tokens > 0
+
+
+def test_api_errors_propagate_and_nothing_is_stored(emulator: Any) -> None:
+    client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()))
+    bad = params(messages=[{"role": "user", "content": ""}])
+    with pytest.raises(anthropic.BadRequestError):
+        client.messages.create(**bad)
+
+
+def test_async_twin(emulator: Any) -> None:
+    async def main() -> None:
+        seen = Seen()
+        http = httpx2.AsyncClient(event_hooks={"request": [seen.ahook]})
+        sdk = anthropic.AsyncAnthropic(base_url=emulator.base_url, api_key="k", http_client=http, max_retries=0)
+        client = AsyncCachedAnthropic(sdk, cache=ResponseCache(MemoryStore()))
+        first = await client.messages.create(**params("async question"))
+        assert client.last is not None and client.last.status == "miss"
+        second = await client.messages.create(**params("async question"))
+        assert client.last.status == "hit" and isinstance(second, anthropic.types.Message)
+        assert second.model_dump() == first.model_dump()
+        assert client.last.key == make_key(seen.wire_request(), namespace=f"llmcache:{origin_of(emulator.base_url)}")
+        async with client.messages.stream(**params("async stream")) as stream:
+            text = "".join([chunk async for chunk in stream.text_stream])
+        assert client.last.status == "miss" and text
+        async with client.messages.stream(**params("async stream")) as stream:
+            final = await stream.get_final_message()
+        assert client.last.status == "hit" and final.content[0].text == text
+        await sdk.close()
+
+    asyncio.run(main())
+    assert emulator.stats["requests"] == 2
