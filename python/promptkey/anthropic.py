@@ -157,7 +157,7 @@ class _Core:
             if self.prices is not None:
                 return float(cost(usage, model, prices=self.prices).total)
             return float(cost(usage, model).total)
-        except (KeyError, ValueError):  # a model without a price: the call still works, the cost is unknown
+        except LookupError:  # a model without a price (UnknownModelError): the call works, its cost is unknown
             return None
 
     def finish(
