@@ -37,14 +37,16 @@ MODEL = "claude-sonnet-4-6"
 START = 1_795_262_400  # 2026-11-21 09:00:00 UTC: a fixed origin, so the file never depends on today's date
 HOURS = 4.0
 
-WORDS = (
-    "account access billing invoice refund order shipment delivery warehouse carrier tracking label "
-    "customer support agent escalation priority policy warranty return exchange replacement damaged missing "
-    "payment card charge subscription renewal plan upgrade downgrade discount coupon credit balance statement "
-    "password login device session security alert notification email address phone region store catalog "
-    "product feature setting dashboard report export import integration webhook token limit quota error "
-    "timeout outage incident status maintenance release version update migration backup restore archive"
-).split()
+_VOCABULARY = """
+account access billing invoice refund order shipment delivery warehouse carrier tracking label
+customer support agent escalation priority policy warranty return exchange replacement damaged
+missing payment card charge subscription renewal plan upgrade downgrade discount coupon credit
+balance statement password login device session security alert notification email address phone
+region store catalog product feature setting dashboard report export import integration webhook
+token limit quota error timeout outage incident status maintenance release version update migration
+backup restore archive
+"""
+WORDS = tuple(_VOCABULARY.split())
 
 
 def sentence(rng: random.Random, lo: int = 8, hi: int = 18) -> str:
@@ -69,9 +71,7 @@ LABELS = ("billing", "shipping", "account", "technical", "returns", "security", 
 
 def classifier_traffic(rng: random.Random) -> list[dict[str, Any]]:
     rules = "\n".join(f"- {label}: {paragraph(rng, 4)}" for label in LABELS)
-    examples = "\n\n".join(
-        f"Ticket: {paragraph(rng, 2)}\nLabel: {rng.choice(LABELS)}" for _ in range(8)
-    )
+    examples = "\n\n".join(f"Ticket: {paragraph(rng, 2)}\nLabel: {rng.choice(LABELS)}" for _ in range(8))
     system = [
         {
             "type": "text",
@@ -184,9 +184,7 @@ def agent_traffic(rng: random.Random) -> list[dict[str, Any]]:
                 {"role": "assistant", "content": reply},
                 {
                     "role": "user",
-                    "content": [
-                        {"type": "tool_result", "tool_use_id": reply[1]["id"], "content": json.dumps(result)}
-                    ],
+                    "content": [{"type": "tool_result", "tool_use_id": reply[1]["id"], "content": json.dumps(result)}],
                 },
             ]
             # model time + tool time; now and then the agent waits for a human for longer than 5 minutes

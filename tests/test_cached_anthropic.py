@@ -12,10 +12,10 @@ import pytest
 anthropic = pytest.importorskip("anthropic")
 httpx2 = pytest.importorskip("httpx2")
 
-import promptkey  # noqa: E402
-from promptkey import InvalidOptionError, MemoryStore, ResponseCache, make_key  # noqa: E402
-from promptkey.anthropic import AsyncCachedAnthropic, CachedAnthropic, CallRecord, origin_of  # noqa: E402
-from promptkey.emulator import serve  # noqa: E402
+import promptkey
+from promptkey import InvalidOptionError, MemoryStore, ResponseCache, make_key
+from promptkey.anthropic import AsyncCachedAnthropic, CachedAnthropic, CallRecord, origin_of
+from promptkey.emulator import serve
 
 MODEL = "claude-sonnet-4-6"
 # Long enough to reach the model's minimum cacheable prefix (1,024 tokens) with room to spare.
@@ -48,7 +48,9 @@ class Seen:
         """The body the emulator received, plus the beta/version headers that travelled with it."""
         request = self.requests[index]
         body = json.loads(request.content)
-        headers = {name: request.headers[name] for name in ("anthropic-version", "anthropic-beta") if name in request.headers}
+        headers = {
+            name: request.headers[name] for name in ("anthropic-version", "anthropic-beta") if name in request.headers
+        }
         return {**body, "extra_headers": headers}
 
 
@@ -84,7 +86,9 @@ def test_second_identical_call_is_served_from_the_cache(emulator: Any) -> None:
 
 def test_cost_matches_the_usage_the_api_billed(emulator: Any) -> None:
     client = CachedAnthropic(sdk_client(emulator))  # no response cache: usage and cost still recorded
-    message = client.messages.create(**params(system=[{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]))
+    message = client.messages.create(
+        **params(system=[{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}])
+    )
     record = client.last
     assert record is not None and record.status == "bypass" and record.key is None
     assert record.usage == message.usage.model_dump(mode="json")
@@ -95,7 +99,9 @@ def test_cost_matches_the_usage_the_api_billed(emulator: Any) -> None:
 def test_key_equals_the_key_of_what_went_over_the_wire(emulator: Any) -> None:
     seen = Seen()
     cache = ResponseCache(MemoryStore())
-    client = CachedAnthropic(sdk_client(emulator, seen, default_headers={"anthropic-beta": "b-2026-01-01"}), cache=cache)
+    client = CachedAnthropic(
+        sdk_client(emulator, seen, default_headers={"anthropic-beta": "b-2026-01-01"}), cache=cache
+    )
     client.messages.create(**params(extra_headers={"anthropic-beta": "a-2026-02-02"}, metadata={"user_id": "u1"}))
     assert client.last is not None
     namespace = f"llmcache:{origin_of(emulator.base_url)}"

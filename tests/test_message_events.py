@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from promptkey._message_events import MessageAssembler, assemble, encode_sse, events_from_message
 
 anthropic = pytest.importorskip("anthropic")
 httpx2 = pytest.importorskip("httpx2")
-from anthropic.lib.streaming import MessageStream  # noqa: E402
-from anthropic.types import Message, RawMessageStreamEvent  # noqa: E402
+from anthropic.lib.streaming import MessageStream
+from anthropic.types import Message, RawMessageStreamEvent
 
 USAGE = {
     "input_tokens": 50,

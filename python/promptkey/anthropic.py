@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, cast
 
 try:
     import anthropic as _sdk
@@ -48,7 +48,9 @@ _ZERO_USAGE: dict[str, Any] = {
     "output_tokens": 0,
 }
 
-Breakpoints = Union[Literal["keep", "auto"], Any]  # or a promptkey.Plan
+Breakpoints = Any  # "keep", "auto" or a promptkey.Plan
+# The SDK streams parse each event into this union (a typing form, hence the cast for mypy).
+_EVENT: Any = cast(Any, RawMessageStreamEvent)
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,9 @@ class _Core:
             record = CallRecord(status, key, model, usage, priced, 0.0, time.perf_counter() - started, streamed)
         else:
             saved = priced or 0.0
-            record = CallRecord(status, key, model, dict(_ZERO_USAGE), 0.0, saved, time.perf_counter() - started, streamed)
+            record = CallRecord(
+                status, key, model, dict(_ZERO_USAGE), 0.0, saved, time.perf_counter() - started, streamed
+            )
         self.last = record
         if self.on_call is not None:
             self.on_call(record)
@@ -235,7 +239,9 @@ class CachedMessages:
         if view is None:
             message = core.client.messages.create(**params)
             data = message.model_dump(mode="json")
-            core.finish(status="bypass", key=None, message=data, paid=True, started=started, streamed=False, model=model)
+            core.finish(
+                status="bypass", key=None, message=data, paid=True, started=started, streamed=False, model=model
+            )
             return message
         request = core.key_request(params)
         box: dict[str, Any] = {}
@@ -243,7 +249,7 @@ class CachedMessages:
         def call() -> dict[str, Any]:
             answer = core.client.messages.create(**params)
             box["message"] = answer
-            data = answer.model_dump(mode="json")
+            data: dict[str, Any] = answer.model_dump(mode="json")
             if not _cacheable(data):
                 raise _Uncacheable(data)
             return data
@@ -265,8 +271,10 @@ class CachedMessages:
             hit = view.lookup(request)
             if hit is not None:
                 key, value = hit
-                core.finish(status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model)
-                return Stream(cast_to=RawMessageStreamEvent, response=core.replay_response(value), client=core.client)
+                core.finish(
+                    status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model
+                )
+                return Stream(cast_to=_EVENT, response=core.replay_response(value), client=core.client)
         raw = core.client.messages.create(**params)
         stream = _RecordingStream(
             cast_to=raw._cast_to, response=raw.response, client=core.client, options=getattr(raw, "_options", None)
@@ -286,7 +294,9 @@ class CachedMessages:
         (iterate events, `text_stream`, `get_final_message()`), replaying a cached answer when there is one."""
         if params.get("output_format") is not None:  # structured parsing: the SDK's own helper, uncached
             return CachedMessageStreamManager(lambda: self._core.client.messages.stream(**params).__enter__())
-        return CachedMessageStreamManager(lambda: MessageStream(self.create(**params, stream=True), output_format=_sdk.NOT_GIVEN))
+        return CachedMessageStreamManager(
+            lambda: MessageStream(self.create(**params, stream=True), output_format=_sdk.NOT_GIVEN)
+        )
 
 
 class CachedMessageStreamManager:
@@ -369,7 +379,9 @@ class AsyncCachedMessages:
         if view is None:
             message = await core.client.messages.create(**params)
             data = message.model_dump(mode="json")
-            core.finish(status="bypass", key=None, message=data, paid=True, started=started, streamed=False, model=model)
+            core.finish(
+                status="bypass", key=None, message=data, paid=True, started=started, streamed=False, model=model
+            )
             return message
         request = core.key_request(params)
         box: dict[str, Any] = {}
@@ -377,7 +389,7 @@ class AsyncCachedMessages:
         async def call() -> dict[str, Any]:
             answer = await core.client.messages.create(**params)
             box["message"] = answer
-            data = answer.model_dump(mode="json")
+            data: dict[str, Any] = answer.model_dump(mode="json")
             if not _cacheable(data):
                 raise _Uncacheable(data)
             return data
@@ -401,9 +413,11 @@ class AsyncCachedMessages:
             hit = await view.alookup(request)
             if hit is not None:
                 key, value = hit
-                core.finish(status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model)
+                core.finish(
+                    status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model
+                )
                 response = core.replay_response(value)
-                return AsyncStream(cast_to=RawMessageStreamEvent, response=response, client=core.client)
+                return AsyncStream(cast_to=_EVENT, response=response, client=core.client)
         raw = await core.client.messages.create(**params)
         stream = _AsyncRecordingStream(
             cast_to=raw._cast_to, response=raw.response, client=core.client, options=getattr(raw, "_options", None)

@@ -29,7 +29,15 @@ from typing import Any
 
 from promptkey._exceptions import InvalidOptionError, PromptKeyError
 
-__all__ = ["DEFAULT_OUTPUT_TOKENS", "STRATEGIES", "ReplayReport", "StrategyResult", "TraceEntry", "read_trace", "replay"]
+__all__ = [
+    "DEFAULT_OUTPUT_TOKENS",
+    "STRATEGIES",
+    "ReplayReport",
+    "StrategyResult",
+    "TraceEntry",
+    "read_trace",
+    "replay",
+]
 
 STRATEGIES = ("none", "as-sent", "planned", "response", "both")
 TOKEN_CLASSES = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
@@ -75,7 +83,9 @@ def parse_line(text: str, number: int) -> TraceEntry:
         raise InvalidOptionError(f"scope must be a string, found {scope!r} at {where}.scope", path=f"{where}.scope")
     out = line.get("output_tokens")
     if out is not None and (isinstance(out, bool) or not isinstance(out, int) or out < 0):
-        raise InvalidOptionError(f"output_tokens must be a count, found {out!r} at {where}", path=f"{where}.output_tokens")
+        raise InvalidOptionError(
+            f"output_tokens must be a count, found {out!r} at {where}", path=f"{where}.output_tokens"
+        )
     return TraceEntry(float(ts), request, scope, out)
 
 
@@ -163,7 +173,9 @@ class StrategyResult:
             "response_hits": self.response_hits,
             "prompt_cache_hits": self.prompt_cache_hits,
             "response_hit_rate": round(self.response_hits / self.requests, 4) if self.requests else 0.0,
-            "prompt_cache_read_rate": round(self.tokens["cache_read"] / self.input_total, 4) if self.input_total else 0.0,
+            "prompt_cache_read_rate": round(self.tokens["cache_read"] / self.input_total, 4)
+            if self.input_total
+            else 0.0,
         }
 
 

@@ -180,7 +180,11 @@ def _print_plain(title: str, data: dict[str, Any], causes: dict[str, dict[str, i
     widths = [max(len(row[i]) for row in table) for i in range(len(HEADERS))]
     print(title)
     for row in table:
-        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     if cause_names:
         print("\nprompt-cache misses by cause (breakpoints)")
         for name, by in causes.items():
@@ -201,7 +205,9 @@ def write_plot(report: ReplayReport, path: str) -> None:
     for name in STRATEGIES:
         timeline = report.strategies[name].timeline
         hours = [(ts - report.start) / 3600 for ts, _ in timeline]
-        ax.step(hours, [usd for _, usd in timeline], where="post", label=f"{name} ({_usd(report.strategies[name].cost)})")
+        ax.step(
+            hours, [usd for _, usd in timeline], where="post", label=f"{name} ({_usd(report.strategies[name].cost)})"
+        )
     ax.set_xlabel("hours since the first request")
     ax.set_ylabel("cumulative cost (USD)")
     ax.set_title(f"promptkey replay: {report.requests} requests")

@@ -1,0 +1,182 @@
+"""`promptkey replay`: what a trace costs under five strategies, run as users run it (the CLI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from promptkey import InvalidOptionError
+from promptkey.cli import main
+from promptkey.replay import STRATEGIES, TraceEntry, output_tokens, parse_line, read_trace, replay, strip_markers
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACE = ROOT / "examples" / "trace.jsonl"
+MODEL = "claude-sonnet-4-6"
+SYSTEM = [{"type": "text", "text": "Rule: be exact. " * 600, "cache_control": {"type": "ephemeral"}}]
+
+
+def line(ts: float, question: str, *, system: Any = SYSTEM, **extra: Any) -> TraceEntry:
+    request = {"model": MODEL, "max_tokens": 64, "system": system, "messages": [{"role": "user", "content": question}]}
+    return TraceEntry(ts, request, "default", extra.get("output_tokens", 10))
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    plot = tmp_path_factory.mktemp("plot") / "cost.png"
+    out = subprocess.run(
+        [sys.executable, "-m", "promptkey", "replay", str(TRACE), "--json", "--plot", str(plot)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout), plot  # stdout is only JSON: this parse fails on any stray line
+
+
+def test_sample_trace_every_strategy_accounts_for_every_request(sample_report: tuple[dict[str, Any], Path]) -> None:
+    data, _ = sample_report
+    n = sum(1 for text in TRACE.read_text().splitlines() if text.strip())
+    assert set(data["strategies"]) == set(STRATEGIES)
+    for name, result in data["strategies"].items():
+        assert result["requests"] == n, name
+        assert result["api_calls"] + result["response_hits"] + result["errors"] == n, name
+        assert set(result["tokens"]) == {"input", "cache_read", "cache_write_5m", "cache_write_1h", "output"}
+    # every strategy sees the same prompts: the input tokens of the API calls add up the same way
+    none = data["strategies"]["none"]
+    assert none["tokens"]["cache_read"] == 0 and none["tokens"]["cache_write_5m"] == 0
+    as_sent = data["strategies"]["as-sent"]
+    prompt = sum(as_sent["tokens"][k] for k in ("input", "cache_read", "cache_write_5m", "cache_write_1h"))
+    assert prompt == none["tokens"]["input"]
+
+
+def test_sample_trace_savings_are_ordered(sample_report: tuple[dict[str, Any], Path]) -> None:
+    data, _ = sample_report
+    cost = {name: result["cost"] for name, result in data["strategies"].items()}
+    assert cost["both"] <= cost["none"]
+    assert cost["both"] <= cost["response"] and cost["both"] <= cost["planned"]
+    assert cost["planned"] < cost["as-sent"] < cost["none"]  # the sample's apps under-use prompt caching
+    assert data["strategies"]["response"]["response_hits"] > 0
+    assert data["strategies"]["none"]["hits"] == 0
+
+
+def test_sample_trace_misses_by_cause_and_plot(sample_report: tuple[dict[str, Any], Path]) -> None:
+    data, plot = sample_report
+    causes = data["misses_by_cause"]
+    assert set(causes) == {"as-sent", "planned", "both"}
+    # the agent app marks only its tools, which are below the model's minimum
+    assert causes["as-sent"].get("below_minimum", 0) > 0
+    assert causes["as-sent"].get("expired", 0) > 0  # quiet spells longer than five minutes
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+
+
+def test_table_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(json.dumps({"ts": e.ts, "request": e.request}) for e in small_trace()) + "\n")
+    assert main(["replay", str(trace)]) == 0
+    out = capsys.readouterr().out
+    for name in STRATEGIES:
+        assert name in out
+    assert "cost" in out and "$" in out
+
+
+def small_trace() -> list[TraceEntry]:
+    # the same question three times inside five minutes, a new one, then the first again after an hour
+    return [
+        line(0, "q1"),
+        line(30, "q1"),
+        line(60, "q1"),
+        line(90, "q2"),
+        line(3690, "q1"),
+    ]
+
+
+def test_small_trace_by_hand() -> None:
+    report = replay(small_trace()).as_dict()["strategies"]
+    # q1 at 30 s, 60 s and 3690 s (within the 24 h default TTL) come from the response cache
+    assert report["response"]["response_hits"] == 3 and report["both"]["response_hits"] == 3
+    assert report["response"]["api_calls"] == 2 and report["both"]["api_calls"] == 2
+    sent = report["as-sent"]
+    assert sent["prompt_cache_hits"] == 3  # q1 at 30 s, 60 s and q2 read the system prompt; at 3690 s expired
+    assert report["none"]["tokens"]["output"] == 50
+
+
+def test_response_ttl_and_model_override() -> None:
+    short = replay(small_trace(), response_ttl=45).as_dict()["strategies"]["response"]
+    assert short["response_hits"] == 1  # only q1 at 30 s: at 60 s the entry stored at 0 s has expired
+    opus = replay(small_trace(), model="claude-opus-4-5").as_dict()
+    assert opus["trace"]["models"] == {"claude-opus-4-5": 5}
+    sonnet = replay(small_trace()).as_dict()
+    assert opus["strategies"]["none"]["cost"] > sonnet["strategies"]["none"]["cost"]
+
+
+def test_output_tokens_rule() -> None:
+    assert output_tokens(TraceEntry(0, {"model": MODEL, "max_tokens": 10}, "s", None)) == 10
+    assert output_tokens(TraceEntry(0, {"model": MODEL, "max_tokens": 4096}, "s", None)) == 256
+    assert output_tokens(TraceEntry(0, {"model": MODEL, "max_tokens": 10}, "s", 3)) == 3
+
+
+def test_strip_markers_never_mutates() -> None:
+    request = {
+        "model": MODEL,
+        "cache_control": {"type": "ephemeral"},
+        "tools": [
+            {"name": "t", "input_schema": {"cache_control": "user data stays"}, "cache_control": {"type": "ephemeral"}}
+        ],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "x",
+                        "content": [{"type": "text", "text": "r", "cache_control": {}}],
+                    }
+                ],
+            }
+        ],
+    }
+    before = json.dumps(request)
+    stripped = strip_markers(request)
+    assert json.dumps(request) == before
+    assert "cache_control" not in stripped and "cache_control" not in stripped["tools"][0]
+    assert stripped["tools"][0]["input_schema"] == {"cache_control": "user data stays"}
+    assert "cache_control" not in stripped["messages"][0]["content"][0]["content"][0]
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("{not json", "line 3"),
+        ("[1, 2]", "line 3"),
+        ('{"ts": "noon", "request": {"model": "m"}}', "line 3.ts"),
+        ('{"ts": 1, "request": {"messages": []}}', "line 3.request"),
+        ('{"ts": 1, "request": {"model": "m"}, "scope": 7}', "line 3.scope"),
+        ('{"ts": 1, "request": {"model": "m"}, "output_tokens": -1}', "line 3.output_tokens"),
+    ],
+)
+def test_bad_lines_name_their_place(text: str, path: str) -> None:
+    with pytest.raises(InvalidOptionError) as info:
+        parse_line(text, 3)
+    assert info.value.path == path and "line 3" in str(info.value)
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"ts": 1, "request": {"model": "m"}}\n{oops\n')
+    assert main(["replay", str(bad)]) == 2
+    assert main(["replay", str(tmp_path / "missing.jsonl")]) == 2
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    assert main(["replay", str(empty)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "line 2" in err[0] and "cannot read" in err[1] and "no requests" in err[2]
+
+
+def test_read_trace_skips_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text('\n{"ts": 2, "request": {"model": "m"}, "scope": "w"}\n\n')
+    assert read_trace(path) == [TraceEntry(2.0, {"model": "m"}, "w", None)]
