@@ -16,14 +16,31 @@ from promptkey._exceptions import (
 # --- prefix / simulator / planner ---
 
 # --- response cache ---
+from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache  # noqa: E402
+
+
+def __getattr__(name: str) -> object:
+    # RedisStore / AsyncRedisStore need redis-py (the `promptkey[redis]` extra): imported on first use.
+    if name in ("RedisStore", "AsyncRedisStore"):
+        import promptkey.cache
+
+        return getattr(promptkey.cache, name)
+    raise AttributeError(f"module 'promptkey' has no attribute {name!r}")
+
 
 # --- prices and cost ---
 
 __all__ = [
+    "AsyncRedisStore",
+    "CacheResult",
+    "CacheStats",
     "CanonicalizationError",
     "InvalidOptionError",
+    "MemoryStore",
     "PromptCacheError",
     "PromptKeyError",
+    "RedisStore",
+    "ResponseCache",
     "UnsupportedTypeError",
     "__version__",
 ]
