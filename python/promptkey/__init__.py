@@ -11,7 +11,9 @@ from promptkey._exceptions import (
     UnsupportedTypeError,
 )
 
+# isort: split
 # --- keys ---
+from promptkey._core import canonical_json, key_material, make_key, make_keys
 
 # --- prefix / simulator / planner ---
 
@@ -43,4 +45,8 @@ __all__ = [
     "ResponseCache",
     "UnsupportedTypeError",
     "__version__",
+    "canonical_json",
+    "key_material",
+    "make_key",
+    "make_keys",
 ]
