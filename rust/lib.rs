@@ -2,13 +2,19 @@
 //! registers its functions and classes here; nothing else lives in this file.
 
 pub mod blocks;
+pub mod canonical;
 pub mod errors;
+pub mod key_material;
 pub mod models;
+pub mod py_keys;
+pub mod py_request;
+pub mod py_walk;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    py_keys::register(m)?;
     Ok(())
 }

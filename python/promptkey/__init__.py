@@ -11,9 +11,24 @@ from promptkey._exceptions import (
     UnsupportedTypeError,
 )
 
+# isort: split
 # --- keys ---
+from promptkey._core import canonical_json, key_material, make_key, make_keys
+
 # --- prefix / simulator / planner ---
 # --- response cache ---
+from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache  # noqa: E402
+
+
+def __getattr__(name: str) -> object:
+    # RedisStore / AsyncRedisStore need redis-py (the `promptkey[redis]` extra): imported on first use.
+    if name in ("RedisStore", "AsyncRedisStore"):
+        import promptkey.cache
+
+        return getattr(promptkey.cache, name)
+    raise AttributeError(f"module 'promptkey' has no attribute {name!r}")
+
+
 # --- prices and cost ---
 # `promptkey.cost` is the function; its module's other names are re-exported here
 from promptkey.cost import Cost, Tokens, cost, fold_usage, usage_tokens
@@ -21,19 +36,29 @@ from promptkey.prices import UnknownModelError, load_prices
 from promptkey.tokenizers import Calibrator, CountTokens
 
 __all__ = [
+    "AsyncRedisStore",
+    "CacheResult",
+    "CacheStats",
     "Calibrator",
     "CanonicalizationError",
     "Cost",
     "CountTokens",
     "InvalidOptionError",
+    "MemoryStore",
     "PromptCacheError",
     "PromptKeyError",
+    "RedisStore",
+    "ResponseCache",
     "Tokens",
     "UnknownModelError",
     "UnsupportedTypeError",
     "__version__",
+    "canonical_json",
     "cost",
     "fold_usage",
+    "key_material",
     "load_prices",
+    "make_key",
+    "make_keys",
     "usage_tokens",
 ]

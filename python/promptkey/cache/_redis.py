@@ -1,0 +1,373 @@
+"""`RedisStore` and `AsyncRedisStore`: the response cache on Redis or Redis Cluster (redis-py clients).
+
+The store never sends commands through the client it is given. It opens its own connections with that
+client's connection settings (address, TLS, credentials, database) and three changes: socket timeouts equal
+the cache's `store_timeout` (so every operation is bounded, even against a frozen server), no retries (the
+circuit breaker is the retry policy) and raw bytes (so `decode_responses` on the given client does not
+matter). The given client is left open for its owner; the store closes the connections it opened.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from typing import Any
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
+from redis.backoff import NoBackoff
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.retry import Retry
+
+from promptkey._exceptions import InvalidOptionError
+from promptkey.cache import _lock
+from promptkey.cache._breaker import CircuitBreaker, StoreError
+from promptkey.cache._lock import Flights
+
+__all__ = ["AsyncRedisStore", "RedisStore"]
+
+# Longest single blocking wait for a wake-up; a waiter re-checks the lock at least this often. The blocking
+# connection's socket timeout is this plus store_timeout, so a frozen server cannot hold a waiter longer.
+WAIT_SLICE = 5.0
+# Connection settings that belong to the given client's own plumbing and must not be copied.
+_PRIVATE = ("maint_notifications", "orig_", "himport_registry", "oss_cluster", "redis_connect_func")
+_PRIVATE += ("event_dispatcher", "connection_pool", "retry", "cache", "decode_responses")
+# Anything a store operation raises is a store failure: the caller never sees it (fail-open).
+_FAILURES = (Exception,)
+
+
+def _settings(kwargs: dict[str, Any], timeout: float, read_timeout: float) -> dict[str, Any]:
+    kw = {k: v for k, v in kwargs.items() if not k.startswith(_PRIVATE)}
+    kw.update(socket_timeout=read_timeout, socket_connect_timeout=timeout, decode_responses=False)
+    return kw
+
+
+def _startup(client: Any) -> list[tuple[str, int]]:
+    nodes = {(n.host, int(n.port)) for n in client.get_nodes()}
+    nodes |= {(n.host, int(n.port)) for n in client.nodes_manager.startup_nodes.values()}
+    return sorted(nodes)
+
+
+def _derive_sync(client: Any, timeout: float, read_timeout: float) -> Any:
+    if isinstance(client, redis.cluster.RedisCluster):
+        kw = _settings(client.nodes_manager.connection_kwargs, timeout, read_timeout)
+        for k in ("host", "port", "db"):
+            kw.pop(k, None)
+        nodes = [redis.cluster.ClusterNode(h, p) for h, p in _startup(client)]
+        return redis.cluster.RedisCluster(startup_nodes=nodes, retry=Retry(NoBackoff(), 0), **kw)
+    pool = client.connection_pool
+    kw = _settings(pool.connection_kwargs, timeout, read_timeout)
+    new_pool = redis.ConnectionPool(
+        connection_class=pool.connection_class, max_connections=pool.max_connections, **kw
+    )
+    return redis.Redis(connection_pool=new_pool, retry=Retry(NoBackoff(), 0))
+
+
+def _derive_async(client: Any, timeout: float, read_timeout: float) -> Any:
+    if isinstance(client, redis.asyncio.cluster.RedisCluster):
+        kw = _settings(client.connection_kwargs, timeout, read_timeout)
+        # The asyncio cluster client takes named settings only (no **kwargs): keep the ones it names.
+        accepted = inspect.signature(redis.asyncio.cluster.RedisCluster.__init__).parameters
+        kw = {k: v for k, v in kw.items() if k in accepted and k not in ("host", "port", "db")}
+        nodes = [redis.asyncio.cluster.ClusterNode(h, p) for h, p in _startup(client)]
+        return redis.asyncio.cluster.RedisCluster(startup_nodes=nodes, retry=AsyncRetry(NoBackoff(), 0), **kw)
+    pool = client.connection_pool
+    kw = _settings(pool.connection_kwargs, timeout, read_timeout)
+    new_pool = redis.asyncio.ConnectionPool(
+        connection_class=pool.connection_class, max_connections=pool.max_connections, **kw
+    )
+    return redis.asyncio.Redis(connection_pool=new_pool, retry=AsyncRetry(NoBackoff(), 0))
+
+
+def _keys(skey: str) -> tuple[str, str, str]:
+    return skey, skey + ":lock", skey + ":ready"
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+class _StoreBase:
+    is_async = False
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        failure_threshold: int = 3,
+        reset_timeout: float = 1.0,
+        max_reset_timeout: float = 30.0,
+        _owned: bool = False,
+    ) -> None:
+        self._check(client)
+        self.client = client
+        self._owned = _owned
+        self.breaker = CircuitBreaker(
+            failure_threshold=failure_threshold, reset_timeout=reset_timeout, max_reset_timeout=max_reset_timeout
+        )
+        self.flights = Flights()
+        self._bound: dict[float, Any] = {}
+        self._bind_lock = threading.Lock()
+        # Hash tags are the digest, so cluster keys spread over the masters; the store reports its style.
+        self.cluster = isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster))
+
+    def _check(self, client: Any) -> None:
+        raise NotImplementedError
+
+    def bind(self, store_timeout: float) -> Any:
+        with self._bind_lock:
+            bound = self._bound.get(store_timeout)
+            if bound is None:
+                bound = self._bound[store_timeout] = self._make_bound(store_timeout)
+            return bound
+
+    def _make_bound(self, store_timeout: float) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        kind = "cluster" if self.cluster else "standalone"
+        return f"{type(self).__name__}({kind}, breaker={self.breaker.state!r})"
+
+
+class RedisStore(_StoreBase):
+    """The response cache's store on Redis or Redis Cluster, for `get_or_call` (a sync redis-py client)."""
+
+    serves_sync = True
+    serves_async = False
+
+    def _check(self, client: Any) -> None:
+        if isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
+            raise InvalidOptionError("RedisStore needs a sync redis client; use AsyncRedisStore for redis.asyncio")
+        if not isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
+            raise InvalidOptionError(f"RedisStore needs a redis.Redis or redis.cluster.RedisCluster, got {client!r}")
+
+    @classmethod
+    def from_url(cls, url: str, *, cluster: bool = False, **options: Any) -> RedisStore:
+        """A store on `url` (`redis://`, `rediss://`, `unix://`); `options` go to redis-py's `from_url`."""
+        if cluster:
+            client: Any = redis.cluster.RedisCluster.from_url(url, **options)
+        else:
+            client = redis.Redis.from_url(url, **options)
+        return cls(client, _owned=True)
+
+    def _make_bound(self, store_timeout: float) -> _SyncBound:
+        return _SyncBound(self, store_timeout)
+
+    def close(self) -> None:
+        with self._bind_lock:
+            bound, self._bound = list(self._bound.values()), {}
+        for b in bound:
+            b.close()
+        if self._owned:
+            self.client.close()
+
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncRedisStore(_StoreBase):
+    """The response cache's store on Redis or Redis Cluster, for `aget_or_call` (a `redis.asyncio` client)."""
+
+    serves_sync = False
+    serves_async = True
+    is_async = True
+
+    def _check(self, client: Any) -> None:
+        if isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
+            raise InvalidOptionError("AsyncRedisStore needs a redis.asyncio client; use RedisStore for sync clients")
+        if not isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
+            raise InvalidOptionError(f"AsyncRedisStore needs a redis.asyncio client, got {client!r}")
+
+    @classmethod
+    def from_url(cls, url: str, *, cluster: bool = False, **options: Any) -> AsyncRedisStore:
+        """A store on `url` (`redis://`, `rediss://`, `unix://`); `options` go to redis-py's `from_url`."""
+        if cluster:
+            client: Any = redis.asyncio.cluster.RedisCluster.from_url(url, **options)
+        else:
+            client = redis.asyncio.Redis.from_url(url, **options)
+        return cls(client, _owned=True)
+
+    def _make_bound(self, store_timeout: float) -> _AsyncBound:
+        return _AsyncBound(self, store_timeout)
+
+    async def aclose(self) -> None:
+        with self._bind_lock:
+            bound, self._bound = list(self._bound.values()), {}
+        for b in bound:
+            await b.aclose()
+        if self._owned:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> AsyncRedisStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _SyncBound:
+    """The store's operations with one `store_timeout`, behind the breaker; failures become StoreError."""
+
+    is_async = False
+
+    def __init__(self, store: RedisStore, timeout: float) -> None:
+        self.store = store
+        self.flights = store.flights
+        self.breaker = store.breaker
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._cmd: Any = None
+        self._block: Any = None
+        self._scripts: dict[str, Any] = {}
+
+    def _client(self) -> Any:
+        # Built lazily inside a guarded operation: a cluster client connects when built, and a Redis that is
+        # down when the cache is created must cost a fallback, not an exception (LiteLLM #3400).
+        if self._cmd is None:
+            with self._lock:
+                if self._cmd is None:
+                    cmd = _derive_sync(self.store.client, self.timeout, self.timeout)
+                    self._scripts = {name: cmd.register_script(getattr(_lock, name)) for name in _SCRIPTS}
+                    self._cmd = cmd
+        return self._cmd
+
+    def _guard(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.breaker.allow():
+            raise StoreError("circuit breaker open")
+        try:
+            result = fn(*args, **kwargs)
+        except _FAILURES as e:
+            self.breaker.failure()
+            raise StoreError(str(e)) from e
+        self.breaker.success()
+        return result
+
+    def _get(self, skey: str) -> Any:
+        return self._client().get(skey)
+
+    def get(self, skey: str) -> bytes | None:
+        return self._guard(self._get, skey)  # type: ignore[no-any-return]
+
+    def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        self._client()
+        return self._scripts[name](keys=keys, args=args)
+
+    def acquire(self, skey: str, token: str, lock_ms: int, seen: bytes | None) -> tuple[int, bytes | int]:
+        args = [token, lock_ms, seen or b"", "0" if seen is None else "1"]
+        kind, payload = self._guard(self._script, "ACQUIRE", list(_keys(skey)), args)
+        return int(kind), payload
+
+    def write(self, skey: str, data: bytes, ttl_ms: int, token: str | None, lock_ms: int) -> None:
+        self._guard(self._script, "WRITE", list(_keys(skey)), [data, ttl_ms, token or "", lock_ms])
+
+    def release(self, skey: str, token: str, lock_ms: int) -> None:
+        _, lock, ready = _keys(skey)
+        self._guard(self._script, "RELEASE", [lock, ready], [token, lock_ms])
+
+    def extend(self, skey: str, token: str, lock_ms: int) -> bool:
+        return bool(self._guard(self._script, "EXTEND", [skey + ":lock"], [token, lock_ms]))
+
+    def _blmove(self, ready: str, timeout: float) -> Any:
+        if self._block is None:
+            with self._lock:
+                if self._block is None:
+                    self._block = _derive_sync(self.store.client, self.timeout, WAIT_SLICE + self.timeout)
+        return self._block.blmove(ready, ready, timeout, "LEFT", "RIGHT")
+
+    def wait(self, skey: str, timeout: float) -> bool:
+        # BLMOVE's timeout 0 would block forever; Redis takes fractional seconds.
+        timeout = min(max(timeout, 0.01), WAIT_SLICE)
+        return self._guard(self._blmove, skey + ":ready", timeout) is not None
+
+    def delete(self, skey: str) -> bool:
+        return bool(self._guard(self._script, "DELETE", [skey, skey + ":ready"], []))
+
+    def close(self) -> None:
+        for c in (self._cmd, self._block):
+            if c is not None:
+                c.close()
+        self._cmd = self._block = None
+
+
+class _AsyncBound:
+    """The asyncio twin of `_SyncBound`."""
+
+    is_async = True
+
+    def __init__(self, store: AsyncRedisStore, timeout: float) -> None:
+        self.store = store
+        self.flights = store.flights
+        self.breaker = store.breaker
+        self.timeout = timeout
+        self._cmd: Any = None
+        self._block: Any = None
+        self._scripts: dict[str, Any] = {}
+
+    def _client(self) -> Any:
+        if self._cmd is None:
+            cmd = _derive_async(self.store.client, self.timeout, self.timeout)
+            self._scripts = {name: cmd.register_script(getattr(_lock, name)) for name in _SCRIPTS}
+            self._cmd = cmd
+        return self._cmd
+
+    async def _guard(self, coro_fn: Any, *args: Any) -> Any:
+        if not self.breaker.allow():
+            raise StoreError("circuit breaker open")
+        try:
+            result = await coro_fn(*args)
+        except _FAILURES as e:
+            self.breaker.failure()
+            raise StoreError(str(e)) from e
+        self.breaker.success()
+        return result
+
+    async def _get(self, skey: str) -> Any:
+        return await self._client().get(skey)
+
+    async def get(self, skey: str) -> bytes | None:
+        return await self._guard(self._get, skey)  # type: ignore[no-any-return]
+
+    async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        self._client()
+        return await self._scripts[name](keys=keys, args=args)
+
+    async def acquire(self, skey: str, token: str, lock_ms: int, seen: bytes | None) -> tuple[int, bytes | int]:
+        args = [token, lock_ms, seen or b"", "0" if seen is None else "1"]
+        kind, payload = await self._guard(self._script, "ACQUIRE", list(_keys(skey)), args)
+        return int(kind), payload
+
+    async def write(self, skey: str, data: bytes, ttl_ms: int, token: str | None, lock_ms: int) -> None:
+        await self._guard(self._script, "WRITE", list(_keys(skey)), [data, ttl_ms, token or "", lock_ms])
+
+    async def release(self, skey: str, token: str, lock_ms: int) -> None:
+        _, lock, ready = _keys(skey)
+        await self._guard(self._script, "RELEASE", [lock, ready], [token, lock_ms])
+
+    async def extend(self, skey: str, token: str, lock_ms: int) -> bool:
+        return bool(await self._guard(self._script, "EXTEND", [skey + ":lock"], [token, lock_ms]))
+
+    async def _blmove(self, ready: str, timeout: float) -> Any:
+        if self._block is None:
+            self._block = _derive_async(self.store.client, self.timeout, WAIT_SLICE + self.timeout)
+        return await self._block.blmove(ready, ready, timeout, "LEFT", "RIGHT")
+
+    async def wait(self, skey: str, timeout: float) -> bool:
+        timeout = min(max(timeout, 0.01), WAIT_SLICE)
+        return await self._guard(self._blmove, skey + ":ready", timeout) is not None
+
+    async def delete(self, skey: str) -> bool:
+        return bool(await self._guard(self._script, "DELETE", [skey, skey + ":ready"], []))
+
+    async def aclose(self) -> None:
+        for c in (self._cmd, self._block):
+            if c is not None:
+                await c.aclose()
+        self._cmd = self._block = None
+
+
+_SCRIPTS = ("ACQUIRE", "WRITE", "RELEASE", "EXTEND", "DELETE")
