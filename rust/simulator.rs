@@ -5,6 +5,7 @@
 //! (`prefix::validate_breakpoints`) so a replay can validate once and submit many times.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::blocks::{Block, Digest, RequestBlocks, Ttl};
@@ -339,7 +340,7 @@ impl Simulator {
         usage.input_tokens = total - level;
 
         self.submissions += 1;
-        if self.submissions % PRUNE_EVERY == 0 {
+        if self.submissions.is_multiple_of(PRUNE_EVERY) {
             self.prune(now);
         }
         Ok(Submission {
@@ -484,7 +485,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -548,11 +549,12 @@ pub fn sentence(report: &BreakpointReport, blocks: &[Block], model: &str, minimu
     };
     if report.wrote {
         if report.tokens_written > 0 {
-            s.push_str(&format!(
+            let _ = write!(
+                s,
                 "; wrote {} tokens ({})",
                 thousands(report.tokens_written),
                 report.ttl.as_str()
-            ));
+            );
         } else {
             s.push_str(&format!(
                 "; wrote the {} entry at no charge (inside the read prefix)",
