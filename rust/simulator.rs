@@ -556,10 +556,11 @@ pub fn sentence(report: &BreakpointReport, blocks: &[Block], model: &str, minimu
                 report.ttl.as_str()
             );
         } else {
-            s.push_str(&format!(
+            let _ = write!(
+                s,
                 "; wrote the {} entry at no charge (inside the read prefix)",
                 report.ttl.as_str()
-            ));
+            );
         }
     }
     s
