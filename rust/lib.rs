@@ -4,6 +4,7 @@
 pub mod blocks;
 pub mod errors;
 pub mod models;
+pub mod planner;
 pub mod simulator;
 
 use pyo3::prelude::*;
