@@ -3,12 +3,18 @@
 
 pub mod blocks;
 pub mod errors;
+pub mod fingerprint;
 pub mod models;
+pub mod prefix;
+pub mod py_fingerprint;
+pub mod py_prefix;
+pub mod tokens;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    py_prefix::register(m)?;
     Ok(())
 }
