@@ -601,6 +601,7 @@ mod tests {
             blocks: (0..n)
                 .map(|i| block(i, 7, "text", tokens, bps.contains(&i).then_some(Ttl::FiveMinutes)))
                 .collect(),
+            ..Default::default()
         }
     }
 
