@@ -14,6 +14,8 @@ from promptkey._exceptions import (
 # --- keys ---
 
 # --- prefix / simulator / planner ---
+from promptkey._core import PreparedRequest, PromptCacheSimulator
+from promptkey.planner import Plan, plan
 
 # --- response cache ---
 
@@ -22,8 +24,12 @@ from promptkey._exceptions import (
 __all__ = [
     "CanonicalizationError",
     "InvalidOptionError",
+    "Plan",
+    "PreparedRequest",
     "PromptCacheError",
+    "PromptCacheSimulator",
     "PromptKeyError",
     "UnsupportedTypeError",
     "__version__",
+    "plan",
 ]
