@@ -65,10 +65,7 @@ impl Tokenizer {
                     let n = f.bind(py).call1((block,))?;
                     let bad = || {
                         Error::invalid_option(
-                            format!(
-                                "tokenizer {name} returned {} for a block; it must return an int >= 0",
-                                n.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string())
-                            ),
+                            format!("tokenizer {name} returned {} for a block; it must return an int >= 0", n.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string())),
                             raw.path.clone(),
                         )
                     };
@@ -91,16 +88,11 @@ fn callable_name(f: &Bound<'_, PyAny>) -> String {
             }
         }
     }
-    f.get_type()
-        .qualname()
-        .map_or_else(|_| "tokenizer".to_owned(), |n| n.to_string())
+    f.get_type().qualname().map_or_else(|_| "tokenizer".to_owned(), |n| n.to_string())
 }
 
 /// Walks a request into blocks with their tokens counted, plus the tokenizer used.
-pub fn parse_request(
-    request: &Bound<'_, PyAny>,
-    tokenizer: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(Parsed, Tokenizer)> {
+pub fn parse_request(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<(Parsed, Tokenizer)> {
     let py = request.py();
     let mut parsed = Walker::new(request)?.walk()?;
     let tok = Tokenizer::resolve(py, &parsed.model, tokenizer)?;
@@ -171,9 +163,7 @@ impl PyBlock {
     }
     fn __repr__(&self) -> String {
         let b = &self.inner;
-        let bp = b
-            .breakpoint
-            .map_or_else(|| "None".to_owned(), |t| format!("'{}'", t.as_str()));
+        let bp = b.breakpoint.map_or_else(|| "None".to_owned(), |t| format!("'{}'", t.as_str()));
         format!(
             "Block(index={}, path='{}', kind='{}', tokens={}, breakpoint={bp}, digest='{}…')",
             b.index,
@@ -248,9 +238,7 @@ impl PyPrefixChain {
         let mut state = self.state();
         let index = state.messages;
         let mut walker = Walker::for_append();
-        walker
-            .message(message, index)
-            .map_err(|e| e.prefixed(&format!("messages[{index}]")))?;
+        walker.message(message, index).map_err(|e| e.prefixed(&format!("messages[{index}]")))?;
         let mut raws = walker.parsed.blocks;
         // Block indices in markers count from the start of the whole chain.
         let offset = state.chain.blocks.len();
