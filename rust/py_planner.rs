@@ -60,7 +60,9 @@ fn parse_reuse_value(v: &Bound<'_, PyAny>, path: &str) -> Result<Reuse, Error> {
     if let Ok(t) = v.cast::<PyTuple>() {
         // (p_5m, p_1h), as Plan.from_trace measures them.
         let (a, b): (f64, f64) = t.extract().map_err(|_| bad())?;
-        let (Some(five_minutes), Some(one_hour)) = (unit(a), unit(b)) else { return Err(bad()) };
+        let (Some(five_minutes), Some(one_hour)) = (unit(a), unit(b)) else {
+            return Err(bad());
+        };
         return Ok(Reuse::Learned { five_minutes, one_hour });
     }
     let p: f64 = v.extract().map_err(|_| bad())?;
@@ -121,6 +123,7 @@ fn reuse_per_block(
     rb: &RequestBlocks,
     reuse: Option<&Bound<'_, PyAny>>,
     users: &[bool],
+    strict: bool,
 ) -> Result<Vec<Reuse>, Error> {
     let last_user = users.iter().rposition(|&u| u);
     let mut out: Vec<Reuse> = rb
@@ -131,10 +134,15 @@ fn reuse_per_block(
             _ => Reuse::Probability(1.0),
         })
         .collect();
-    let Some(reuse) = reuse.filter(|r| !r.is_none()) else { return Ok(out) };
+    let Some(reuse) = reuse.filter(|r| !r.is_none()) else {
+        return Ok(out);
+    };
     let mapping = reuse.cast::<PyMapping>().map_err(|_| {
         Error::invalid_option(
-            format!("reuse must be a mapping of section or block path to reuse, got {}", repr(reuse)),
+            format!(
+                "reuse must be a mapping of section or block path to reuse, got {}",
+                repr(reuse)
+            ),
             "reuse",
         )
     })?;
@@ -147,7 +155,11 @@ fn reuse_per_block(
             .extract()
             .map_err(|_| Error::invalid_option("reuse keys must be strings", "reuse"))?;
         let value = parse_reuse_value(&v, &format!("reuse[{k:?}]"))?;
-        let target = resolve_key(&k, rb, users.len())?;
+        let target = match resolve_key(&k, rb, users.len()) {
+            Ok(target) => target,
+            Err(_) if !strict => continue,
+            Err(e) => return Err(e),
+        };
         for (j, b) in rb.blocks.iter().enumerate() {
             let level = match target {
                 Target::Block(i) if i == j => 3,
@@ -165,7 +177,9 @@ fn reuse_per_block(
 }
 
 fn parse_prices(prices: Option<&Bound<'_, PyAny>>, model: &str) -> Result<(Prices, &'static str), Error> {
-    let Some(p) = prices.filter(|p| !p.is_none()) else { return Ok((Prices::base_units(model), "tokens")) };
+    let Some(p) = prices.filter(|p| !p.is_none()) else {
+        return Ok((Prices::base_units(model), "tokens"));
+    };
     let bad = |what: String| {
         Error::invalid_option(
             format!(
@@ -195,8 +209,12 @@ fn parse_prices(prices: Option<&Bound<'_, PyAny>>, model: &str) -> Result<(Price
 }
 
 fn user_messages(request: &Bound<'_, PyAny>) -> Vec<bool> {
-    let Ok(messages) = request.get_item("messages") else { return Vec::new() };
-    let Ok(iter) = messages.try_iter() else { return Vec::new() };
+    let Ok(messages) = request.get_item("messages") else {
+        return Vec::new();
+    };
+    let Ok(iter) = messages.try_iter() else {
+        return Vec::new();
+    };
     iter.map(|m| {
         m.ok()
             .and_then(|m| m.get_item("role").ok())
@@ -219,7 +237,7 @@ fn cumulative(blocks: &[Block]) -> Vec<u64> {
 
 /// Plan a request; returns a dict the Python `Plan` is built from.
 #[pyfunction]
-#[pyo3(signature = (request, /, *, model=None, ttl="auto", reuse=None, rate=None, tokenizer=None, max_breakpoints=4, prices=None))]
+#[pyo3(signature = (request, /, *, model=None, ttl="auto", reuse=None, rate=None, tokenizer=None, max_breakpoints=4, prices=None, strict_reuse=true))]
 #[allow(clippy::too_many_arguments)] // mirrors the keyword-only options of `promptkey.plan`
 pub fn _plan<'py>(
     py: Python<'py>,
@@ -231,19 +249,27 @@ pub fn _plan<'py>(
     tokenizer: Option<&Bound<'py, PyAny>>,
     max_breakpoints: i64,
     prices: Option<&Bound<'py, PyAny>>,
+    strict_reuse: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let ttl = parse_ttl(ttl)?;
-    let max_breakpoints = usize::try_from(max_breakpoints).ok().filter(|&m| m <= 4).ok_or_else(|| {
-        Error::invalid_option(
-            format!("max_breakpoints must be between 0 and 4, got {max_breakpoints}"),
-            "max_breakpoints",
-        )
-    })?;
+    let max_breakpoints = usize::try_from(max_breakpoints)
+        .ok()
+        .filter(|&m| m <= 4)
+        .ok_or_else(|| {
+            Error::invalid_option(
+                format!("max_breakpoints must be between 0 and 4, got {max_breakpoints}"),
+                "max_breakpoints",
+            )
+        })?;
     let rate = match rate {
         None => DEFAULT_RATE,
         Some(r) if r.is_finite() && r > 0.0 => r,
         Some(r) => {
-            return Err(Error::invalid_option(format!("rate must be a positive number of requests per second, got {r}"), "rate").into())
+            return Err(Error::invalid_option(
+                format!("rate must be a positive number of requests per second, got {r}"),
+                "rate",
+            )
+            .into())
         }
     };
     let tokenizer = tokenizer.filter(|t| !t.is_none());
@@ -252,7 +278,7 @@ pub fn _plan<'py>(
     let (minimum, known) = MinTokens::default().resolve(&model);
     let (prices, units) = parse_prices(prices, &model)?;
     let users = user_messages(request);
-    let reuse = reuse_per_block(&rb, reuse, &users)?;
+    let reuse = reuse_per_block(&rb, reuse, &users, strict_reuse)?;
     let opts = Options {
         ttl,
         rate,

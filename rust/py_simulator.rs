@@ -57,7 +57,10 @@ pub struct PySimulator {
 }
 
 /// Blocks of a request (a mapping) or of a `PreparedRequest`, validated as the API validates markers.
-pub fn prepared_blocks(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<Arc<RequestBlocks>> {
+pub fn prepared_blocks(
+    request: &Bound<'_, PyAny>,
+    tokenizer: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Arc<RequestBlocks>> {
     if let Ok(prepared) = request.cast::<PyPreparedRequest>() {
         return Ok(Arc::clone(&prepared.get().inner));
     }
@@ -80,7 +83,9 @@ fn parse_min_tokens(value: Option<&Bound<'_, PyAny>>) -> Result<MinTokens, Error
         v.extract::<u64>()
             .map_err(|_| bad(v.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string())))
     };
-    let Some(value) = value else { return Ok(MinTokens::default()) };
+    let Some(value) = value else {
+        return Ok(MinTokens::default());
+    };
     if value.is_none() {
         return Ok(MinTokens::default());
     }
@@ -90,7 +95,9 @@ fn parse_min_tokens(value: Option<&Bound<'_, PyAny>>) -> Result<MinTokens, Error
         for item in items.iter() {
             let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
                 item.extract().map_err(|_| bad("an unreadable mapping".to_owned()))?;
-            let name: String = k.extract().map_err(|_| bad(format!("a key of type {}", type_name(&k))))?;
+            let name: String = k
+                .extract()
+                .map_err(|_| bad(format!("a key of type {}", type_name(&k))))?;
             per_model.insert(name, int(&v)?);
         }
         return Ok(MinTokens { all: None, per_model });
@@ -178,7 +185,10 @@ impl PySimulator {
         if let Some(c) = &clock {
             if !c.getattr("time").is_ok_and(|t| t.is_callable()) {
                 return Err(Error::invalid_option(
-                    format!("clock must have a time() method returning seconds, got {}", type_name(c)),
+                    format!(
+                        "clock must have a time() method returning seconds, got {}",
+                        type_name(c)
+                    ),
                     "clock",
                 )
                 .into());
@@ -244,7 +254,10 @@ impl PySimulator {
             let item = item?;
             let (at, request): (f64, Bound<'py, PyAny>) = item.extract().map_err(|_| {
                 Error::invalid_option(
-                    format!("trace items must be (timestamp, request) pairs, got {}", type_name(&item)),
+                    format!(
+                        "trace items must be (timestamp, request) pairs, got {}",
+                        type_name(&item)
+                    ),
                     format!("[{i}]"),
                 )
             })?;
@@ -258,7 +271,9 @@ impl PySimulator {
     fn explain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let state = self.state();
         let out = PyList::empty(py);
-        let Some((blocks, submission)) = &state.last else { return Ok(out) };
+        let Some((blocks, submission)) = &state.last else {
+            return Ok(out);
+        };
         for r in &submission.reports {
             let b = &blocks.blocks[r.index];
             let d = PyDict::new(py);
@@ -273,7 +288,10 @@ impl PySimulator {
             d.set_item("hit_path", r.hit_index.map(|h| blocks.blocks[h].path.as_str()))?;
             d.set_item("wrote", r.wrote)?;
             d.set_item("tokens_written", r.tokens_written)?;
-            d.set_item("message", sentence(r, &blocks.blocks, &blocks.model, submission.minimum))?;
+            d.set_item(
+                "message",
+                sentence(r, &blocks.blocks, &blocks.model, submission.minimum),
+            )?;
             out.append(d)?;
         }
         Ok(out)

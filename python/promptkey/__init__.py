@@ -16,6 +16,9 @@ from promptkey._exceptions import (
 from promptkey._core import canonical_json, key_material, make_key, make_keys
 
 # --- prefix / simulator / planner ---
+from promptkey._core import PreparedRequest, PromptCacheSimulator
+from promptkey.planner import Plan, plan
+
 # --- response cache ---
 from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache  # noqa: E402
 
@@ -45,7 +48,10 @@ __all__ = [
     "CountTokens",
     "InvalidOptionError",
     "MemoryStore",
+    "Plan",
+    "PreparedRequest",
     "PromptCacheError",
+    "PromptCacheSimulator",
     "PromptKeyError",
     "RedisStore",
     "ResponseCache",
@@ -60,5 +66,6 @@ __all__ = [
     "load_prices",
     "make_key",
     "make_keys",
+    "plan",
     "usage_tokens",
 ]
