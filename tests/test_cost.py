@@ -224,8 +224,7 @@ def test_fold_drops_a_stale_split() -> None:
 def test_min_tokens_agree_with_the_rust_model_table() -> None:
     """The Rust table is the simulator's; no Python accessor exists, so parse `m("alias", min, family)` lines."""
     rust = {
-        alias: int(n)
-        for alias, n in re.findall(r'm\("([a-z0-9-]+)",\s*(\d+),', (ROOT / "rust/models.rs").read_text())
+        alias: int(n) for alias, n in re.findall(r'm\("([a-z0-9-]+)",\s*(\d+),', (ROOT / "rust/models.rs").read_text())
     }
     assert len(rust) > 20
     table = load_prices()

@@ -138,9 +138,13 @@ def fold_usage(usages: Iterable[Any]) -> dict[str, Any]:
                 "ephemeral_1h_input_tokens": _count(_get(split, "ephemeral_1h_input_tokens"), "usage.cache_creation"),
             }
     split = out.get("cache_creation")
-    if split is not None and "cache_creation_input_tokens" in out and (
-        split["ephemeral_5m_input_tokens"] + split["ephemeral_1h_input_tokens"]
-        != out["cache_creation_input_tokens"]
+    if (
+        split is not None
+        and "cache_creation_input_tokens" in out
+        and (
+            split["ephemeral_5m_input_tokens"] + split["ephemeral_1h_input_tokens"]
+            != out["cache_creation_input_tokens"]
+        )
     ):
         del out["cache_creation"]
     return out

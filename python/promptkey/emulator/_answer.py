@@ -4,7 +4,8 @@ content, and its `output_tokens` come from the emulator's tokenizer applied to t
 1. `tool_choice` forces a tool (`{"type":"tool","name":...}`, or `{"type":"any"}` → the first custom tool): one
    `tool_use` block whose input is built from the tool's `input_schema`; `stop_reason: "tool_use"`.
 2. A classifier-style prompt (the system or last user text says classify / label / categorize and lists the
-   options): the first option named in the text to classify, else one picked by SHA-256 of that text.
+   options): the first option named in the text to classify, else the first whose cue words (`LABEL_TABLE`) occur
+   in it, else one picked by SHA-256 of that text.
 3. Otherwise the last user text, echoed (text of `tool_result` content when the turn has no text; "OK" if none).
 Then `stop_sequences` (the earliest one found cuts the text: `stop_reason: "stop_sequence"`) and `max_tokens`
 (the text is cut to fit: `"max_tokens"`; a tool call that does not fit is dropped; `max_tokens: 0` gives no
@@ -26,6 +27,16 @@ _LIST_INTRO = re.compile(
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(?P<item>.+?)\s*$", re.MULTILINE)
+# cue words for common label sets: used when no option is named in the text (docs/emulator.md "Answers")
+LABEL_TABLE: dict[str, tuple[str, ...]] = {
+    "positive": ("love", "great", "excellent", "amazing", "good", "happy", "wonderful", "best", "thanks"),
+    "negative": ("hate", "terrible", "awful", "bad", "worst", "broken", "angry", "refund", "disappointed"),
+    "spam": ("winner", "free money", "click here", "prize", "unsubscribe", "viagra", "lottery"),
+    "urgent": ("asap", "immediately", "urgent", "outage", "down", "emergency"),
+    "question": ("?", "how do", "what is", "why does", "can i"),
+    "billing": ("invoice", "charge", "refund", "payment", "billing", "price"),
+    "technical": ("error", "bug", "crash", "exception", "install", "api"),
+}
 _SPLIT = re.compile(r"\s*(?:,|\||/|;|\bor\b)\s*", re.IGNORECASE)
 
 
@@ -101,6 +112,9 @@ def classify(request: Mapping[str, Any]) -> str | None:
     lowered = subject.lower()
     for option in options:
         if re.search(rf"(?<!\w){re.escape(option.lower())}(?!\w)", lowered):
+            return option
+    for option in options:  # then the cue-word table, in the prompt's option order
+        if any(cue in lowered for cue in LABEL_TABLE.get(option.lower(), ())):
             return option
     digest = hashlib.sha256(subject.strip().encode()).digest()
     return options[int.from_bytes(digest[:8], "big") % len(options)]
@@ -189,6 +203,6 @@ def build_answer(request: Mapping[str, Any], *, seq: str, count: Callable[[dict[
                 lo = mid
             else:
                 hi = mid - 1
-        text, tokens, stop_reason, stop_sequence = text[:lo], max_tokens, "max_tokens", None
+        text, tokens, stop_reason, stop_sequence = text[:lo].rstrip(), max_tokens, "max_tokens", None
     content = [{"type": "text", "text": text}] if text else []
     return Answer(content, stop_reason, stop_sequence, tokens)

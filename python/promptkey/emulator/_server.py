@@ -136,7 +136,9 @@ class Emulator:
 
     def start(self) -> Emulator:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="promptkey-emulator", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name="promptkey-emulator", daemon=True
+            )
             self._thread.start()
         return self
 

@@ -1,0 +1,473 @@
+"""The emulator driven by the real `anthropic` SDK over loopback (DESIGN §6, docs/emulator.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import anthropic
+import pytest
+
+from promptkey import InvalidOptionError
+from promptkey.emulator import Clock, Emulator, serve
+
+MODEL = "claude-sonnet-4-6"  # minimum 1,024 tokens; not deprecated in SDK 2.12
+
+
+def words(block: Mapping[str, Any]) -> int:
+    """A tokenizer with predictable counts: one token per word of a text block, ~4 bytes otherwise."""
+    text = block.get("text")
+    if isinstance(text, str):
+        return len(text.split())
+    return max(1, len(json.dumps(block, sort_keys=True)) // 4)
+
+
+def text(n: int, tag: str = "w") -> str:
+    return " ".join(f"{tag}{i}" for i in range(n))
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with serve(tokenizer=words, clock=Clock(1_800_000_000.0, tick=False)) as running:
+        yield running
+
+
+def client(emu: Emulator, **options: Any) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=emu.base_url, api_key=options.pop("api_key", "sk-test"), **options)
+
+
+def raw(
+    emu: Emulator, path: str, body: Any, headers: Mapping[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request without the SDK, to control every header."""
+    data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+    request = urllib.request.Request(emu.base_url + path, data=data, method="POST", headers=dict(headers or {}))
+    request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+def usage_of(message: Any) -> dict[str, Any]:
+    u = message.usage
+    return {
+        "input_tokens": u.input_tokens,
+        "cache_read_input_tokens": u.cache_read_input_tokens,
+        "cache_creation_input_tokens": u.cache_creation_input_tokens,
+        "cache_creation": u.cache_creation.model_dump() if u.cache_creation else None,
+        "output_tokens": u.output_tokens,
+    }
+
+
+def split(w5: int, w1: int) -> dict[str, int]:
+    return {"ephemeral_5m_input_tokens": w5, "ephemeral_1h_input_tokens": w1}
+
+
+def test_multi_turn_conversation_writes_then_reads_then_reads_and_writes(emu: Emulator) -> None:
+    c = client(emu)
+    system = text(1500, "s")
+    turn1 = [{"role": "user", "content": text(30, "q")}]
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 100,
+        "system": system,
+        "cache_control": {"type": "ephemeral"},
+    }
+    first = c.messages.create(messages=turn1, **params)
+    assert usage_of(first)["cache_creation_input_tokens"] == 1530 and first.usage.cache_read_input_tokens == 0
+    assert first.usage.input_tokens == 0  # the automatic breakpoint sits on the last block: nothing after it
+    again = c.messages.create(messages=turn1, **params)
+    assert (again.usage.cache_read_input_tokens, again.usage.cache_creation_input_tokens) == (1530, 0)
+    turn2 = [
+        *turn1,
+        {"role": "assistant", "content": first.content[0].text},
+        {"role": "user", "content": text(20, "r")},
+    ]
+    third = c.messages.create(messages=turn2, **params)
+    assert third.usage.cache_read_input_tokens == 1530
+    assert third.usage.cache_creation_input_tokens == 30 + 20  # the echoed answer, then the new question
+    assert third.usage.cache_creation.ephemeral_5m_input_tokens == 50
+    assert emu.stats["tokens"] == {
+        "input": 0,
+        "cache_read": 3060,
+        "cache_write_5m": 1580,
+        "cache_write_1h": 0,
+        "output": first.usage.output_tokens + again.usage.output_tokens + third.usage.output_tokens,
+    }
+
+
+def test_documented_usage_example_is_reproduced_field_for_field(emu: Emulator) -> None:
+    """The prompt-caching page's example: read 1,800, write 248 (148 5m + 100 1h), input 2,048."""
+    c = client(emu)
+    head = {"type": "text", "text": text(1800, "h")}
+    c.messages.create(
+        model=MODEL,
+        max_tokens=5,
+        system=[{**head, "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": "go"}],
+    )
+    message = c.messages.create(
+        model=MODEL,
+        max_tokens=5,
+        system=[head, {"type": "text", "text": text(100, "x"), "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": text(148, "y"), "cache_control": {"type": "ephemeral", "ttl": "5m"}},
+                    {"type": "text", "text": text(2048, "z")},
+                ],
+            }
+        ],
+    )
+    assert usage_of(message) == {
+        "input_tokens": 2048,
+        "cache_read_input_tokens": 1800,
+        "cache_creation_input_tokens": 248,
+        "cache_creation": split(148, 100),
+        "output_tokens": 5,
+    }
+    assert message.stop_reason == "max_tokens"  # the echo of 2,196 words does not fit in 5 tokens
+
+
+def test_five_breakpoints_is_the_apis_400(emu: Emulator) -> None:
+    system = [{"type": "text", "text": text(10, f"b{i}"), "cache_control": {"type": "ephemeral"}} for i in range(5)]
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client(emu).messages.create(
+            model=MODEL, max_tokens=5, system=system, messages=[{"role": "user", "content": "x"}]
+        )
+    assert info.value.body["error"]["message"] == "A maximum of 4 blocks with cache_control may be provided. Found 5."
+    assert info.value.body["error"]["type"] == "invalid_request_error"
+    assert info.value.request_id is not None and info.value.request_id.startswith("req_")
+    assert info.value.body["request_id"] == info.value.request_id
+
+
+def test_ttl_order_is_the_apis_400(emu: Emulator) -> None:
+    system = [{"type": "text", "text": "a", "cache_control": {"type": "ephemeral", "ttl": "5m"}}]
+    late = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "b", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        }
+    ]
+    with pytest.raises(anthropic.BadRequestError, match="must not come after a ttl='5m'"):
+        client(emu).messages.create(model=MODEL, max_tokens=5, system=system, messages=late)
+
+
+def test_streaming_and_non_streaming_bill_the_same(emu: Emulator) -> None:
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 50,
+        "system": [{"type": "text", "text": text(1200, "s"), "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        "messages": [{"role": "user", "content": "tell me something nice about caching today"}],
+    }
+    plain = client(emu, api_key="scope-a").messages.create(**params)
+    streamed_client = client(emu, api_key="scope-b")  # another scope: a cold cache, like the first call
+    events = list(streamed_client.messages.create(stream=True, **params))
+    names = [e.type for e in events]
+    assert names[0] == "message_start" and names[-2:] == ["message_delta", "message_stop"]
+    assert {"ping", "content_block_start", "content_block_delta", "content_block_stop"} <= set(names)
+    start = events[0].message.usage
+    assert start.cache_creation is not None and start.cache_creation.ephemeral_1h_input_tokens == 1200
+    delta = events[-2].usage
+    assert (delta.input_tokens, delta.cache_creation_input_tokens, delta.output_tokens) == (
+        plain.usage.input_tokens,
+        plain.usage.cache_creation_input_tokens,
+        plain.usage.output_tokens,
+    )
+    with client(emu, api_key="scope-c").messages.stream(**params) as stream:
+        final = stream.get_final_message()
+    assert usage_of(final) == usage_of(plain)
+    assert final.content[0].text == plain.content[0].text == "tell me something nice about caching today"
+
+
+def test_every_sse_event_is_named(emu: Emulator) -> None:
+    body = {
+        "model": MODEL,
+        "max_tokens": 20,
+        "stream": True,
+        "messages": [{"role": "user", "content": "one two three"}],
+    }
+    status, headers, payload = raw(emu, "/v1/messages", body, {"x-api-key": "k"})
+    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    frames = [f for f in payload.decode().split("\n\n") if f.strip()]
+    for frame in frames:
+        event, data = frame.split("\n")
+        assert event.startswith("event: ") and data.startswith("data: ")
+        assert json.loads(data[6:])["type"] == event[7:]
+
+
+def test_bearer_and_x_api_key_are_both_accepted_and_none_is_401(emu: Emulator) -> None:
+    body = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    assert raw(emu, "/v1/messages", body, {"authorization": "Bearer k1"})[0] == 200
+    assert raw(emu, "/v1/messages", body, {"x-api-key": "k1"})[0] == 200
+    status, headers, payload = raw(emu, "/v1/messages", body)
+    assert status == 401
+    error = json.loads(payload)
+    assert error["type"] == "error" and error["error"]["type"] == "authentication_error"
+    assert headers["request-id"] == error["request_id"]
+    with pytest.raises(anthropic.AuthenticationError):
+        no_auth = anthropic.Anthropic(
+            base_url=emu.base_url, api_key="x", default_headers={"Authorization": anthropic.omit}
+        )
+        no_auth.messages.create(**body)
+
+
+def test_x_api_key_decides_the_scope_when_both_are_sent(emu: Emulator) -> None:
+    cached = {"type": "text", "text": text(1100), "cache_control": {"type": "ephemeral"}}
+    body = {"model": MODEL, "max_tokens": 5, "system": [cached], "messages": [{"role": "user", "content": "hi"}]}
+    raw(emu, "/v1/messages", body, {"x-api-key": "team-a"})
+    _, _, payload = raw(emu, "/v1/messages", body, {"x-api-key": "team-a", "authorization": "Bearer team-b"})
+    assert json.loads(payload)["usage"]["cache_read_input_tokens"] == 1100
+    _, _, payload = raw(emu, "/v1/messages", body, {"authorization": "Bearer team-b"})
+    assert json.loads(payload)["usage"]["cache_read_input_tokens"] == 0  # another workspace's cache
+
+
+def test_a_529_fault_is_retried_by_the_sdk_then_succeeds() -> None:
+    # seed 1: the first draw (0.134) is below 0.5 (a 529), the second (0.847) is not
+    with serve(tokenizer=words, faults={"529": 0.5, "retry_after": 0.01, "seed": 1}) as emu:
+        message = client(emu, max_retries=3).messages.create(
+            model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert message.content[0].text == "hi"
+        assert emu.stats["requests"] == 2 and emu.stats["by_status"] == {"529": 1, "200": 1}
+        status, headers, payload = raw(emu, "/v1/messages", {}, {"x-api-key": "k"})
+    # the third draw of seed 1 (0.764) is not a fault either: the empty body fails validation
+    assert status == 400 and "Field required" in json.loads(payload)["error"]["message"]
+
+
+def test_faults_answer_with_the_apis_body_and_retry_after() -> None:
+    with serve(tokenizer=words, faults={"429": 1.0, "retry_after": 0.25}) as emu:
+        status, headers, payload = raw(emu, "/v1/messages", {"model": MODEL}, {"x-api-key": "k"})
+        with pytest.raises(anthropic.RateLimitError):
+            client(emu, max_retries=0).messages.create(
+                model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x"}]
+            )
+        assert emu.stats["by_status"] == {"429": 2}
+    assert status == 429 and headers["retry-after"] == "0.25"
+    assert json.loads(payload)["error"]["type"] == "rate_limit_error"
+
+
+def test_count_tokens_equals_the_usage_total(emu: Emulator) -> None:
+    c = client(emu)
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "system": [{"type": "text", "text": text(1300), "cache_control": {"type": "ephemeral"}}],
+        "tools": [
+            {
+                "name": "lookup",
+                "description": "find a thing",
+                "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+            }
+        ],
+        "messages": [{"role": "user", "content": "where is the thing"}],
+    }
+    counted = c.messages.count_tokens(**params).input_tokens
+    for _ in range(2):  # a write, then a read: the total is the same either way
+        u = c.messages.create(max_tokens=10, **params).usage
+        assert u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens == counted
+    assert emu.stats["by_status"] == {"200": 3}
+
+
+def test_temperature_rejected_under_2026_10_21_accepted_under_2023_06_01(emu: Emulator) -> None:
+    params: dict[str, Any] = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client(emu).messages.create(extra_body={"temperature": 0.0}, **params)
+    assert info.value.body["error"]["message"] == "temperature: Extra inputs are not permitted"
+    old = client(emu, default_headers={"anthropic-version": "2023-06-01"})
+    assert old.messages.create(extra_body={"temperature": 0.0, "top_k": 5}, **params).content[0].text == "hi"
+    status, _, payload = raw(emu, "/v1/messages", params, {"x-api-key": "k", "anthropic-version": "2024-01-01"})
+    assert status == 400 and "anthropic-version" in json.loads(payload)["error"]["message"]
+
+
+def test_moving_the_clock_expires_the_cache(emu: Emulator) -> None:
+    c = client(emu)
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 5,
+        "system": [{"type": "text", "text": text(1100), "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    assert c.messages.create(**params).usage.cache_creation_input_tokens == 1100
+    emu.clock.advance(299)
+    assert c.messages.create(**params).usage.cache_read_input_tokens == 1100  # and the read refreshes it
+    emu.clock.advance(299)
+    assert c.messages.create(**params).usage.cache_read_input_tokens == 1100
+    emu.clock.advance(300)  # 5 minutes since the last access: gone
+    again = c.messages.create(**params).usage
+    assert (again.cache_read_input_tokens, again.cache_creation_input_tokens) == (0, 1100)
+
+
+def test_prewarm_with_max_tokens_zero(emu: Emulator) -> None:
+    system = [{"type": "text", "text": text(1100), "cache_control": {"type": "ephemeral"}}]
+    message = client(emu).messages.create(
+        model=MODEL, max_tokens=0, system=system, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.content == [] and message.stop_reason == "max_tokens"
+    assert message.usage.output_tokens == 0 and message.usage.cache_creation_input_tokens == 1100
+
+
+def test_deterministic_answers(emu: Emulator) -> None:
+    c = client(emu)
+    ask = lambda content, **kw: c.messages.create(
+        model=MODEL, max_tokens=50, messages=[{"role": "user", "content": content}], **kw
+    )  # noqa: E731
+    label = ask("Classify this review. Options: positive, negative, neutral\nReview: I hate how it broke on day one")
+    assert label.content[0].text == "negative" and label.stop_reason == "end_turn"
+    system_listed = c.messages.create(
+        model=MODEL,
+        max_tokens=10,
+        system="Label each ticket with one of: billing, technical, other.",
+        messages=[{"role": "user", "content": "My invoice shows a double charge"}],
+    )
+    assert system_listed.content[0].text == "billing"
+    assert ask("the quick brown fox").content[0].text == "the quick brown fox"
+    stopped = ask("alpha beta END gamma", stop_sequences=["END"])
+    assert (stopped.content[0].text, stopped.stop_reason, stopped.stop_sequence) == (
+        "alpha beta ",
+        "stop_sequence",
+        "END",
+    )
+    cut = c.messages.create(model=MODEL, max_tokens=3, messages=[{"role": "user", "content": text(10)}])
+    assert (cut.content[0].text, cut.stop_reason, cut.usage.output_tokens) == (text(3), "max_tokens", 3)
+    schema = {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "unit": {"enum": ["c", "f"]},
+            "days": {"type": "integer", "minimum": 1},
+        },
+        "required": ["city", "unit", "days"],
+    }
+    tools = [{"name": "forecast", "description": "weather", "input_schema": schema}]
+    forced = ask("weather in Paris?", tools=tools, tool_choice={"type": "tool", "name": "forecast"})
+    block = forced.content[0]
+    assert block.type == "tool_use" and forced.stop_reason == "tool_use"
+    assert block.name == "forecast" and block.input == {"city": "example city", "unit": "c", "days": 1}
+    assert ask("weather in Paris?", tools=tools, tool_choice={"type": "any"}).content[0].type == "tool_use"
+    assert ask("weather in Paris?", tools=tools).content[0].type == "text"  # auto: the model may answer in text
+    with c.messages.stream(
+        model=MODEL,
+        max_tokens=50,
+        tools=tools,
+        tool_choice={"type": "any"},
+        messages=[{"role": "user", "content": "x"}],
+    ) as stream:
+        assert stream.get_final_message().content[0].input == block.input
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"model": MODEL, "messages": [{"role": "user", "content": "x"}]}, "max_tokens: Field required"),
+        ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}, "model: Field required"),
+        ({"model": MODEL, "max_tokens": 5}, "messages: Field required"),
+        ({"model": MODEL, "max_tokens": 5, "messages": []}, "messages: at least one message is required"),
+        (
+            {"model": MODEL, "max_tokens": 5, "messages": [{"role": "robot", "content": "x"}]},
+            "messages.0.role: Input should be 'user' or 'assistant'",
+        ),
+        (
+            {
+                "model": MODEL,
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}],
+            },
+            "messages: text content blocks must be non-empty",
+        ),
+        (
+            {"model": MODEL, "max_tokens": 5, "messages": [{"role": "assistant", "content": "x"}]},
+            'messages: first message must use the "user" role',
+        ),
+        (
+            {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "foo": 1},
+            "foo: Extra inputs are not permitted",
+        ),
+        (
+            {"model": MODEL, "max_tokens": -1, "messages": [{"role": "user", "content": "x"}]},
+            "max_tokens: Input should be greater than or equal to 0",
+        ),
+    ],
+)
+def test_validation_errors_have_the_apis_shape(emu: Emulator, body: dict[str, Any], message: str) -> None:
+    status, headers, payload = raw(emu, "/v1/messages", body, {"x-api-key": "k"})
+    error = json.loads(payload)
+    assert status == 400 and error["error"] == {"type": "invalid_request_error", "message": message}
+    assert error["type"] == "error" and headers["request-id"] == error["request_id"]
+
+
+def test_not_found_and_bad_json(emu: Emulator) -> None:
+    status, _, payload = raw(emu, "/v1/complete", {}, {"x-api-key": "k"})
+    assert status == 404 and json.loads(payload)["error"]["type"] == "not_found_error"
+    status, _, payload = raw(emu, "/v1/messages", b"{not json", {"x-api-key": "k"})
+    assert status == 400 and "json" in json.loads(payload)["error"]["message"]
+
+
+def test_stats_shape_counts_every_request(emu: Emulator) -> None:
+    raw(
+        emu,
+        "/v1/messages",
+        {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "a b"}]},
+        {"x-api-key": "k"},
+    )
+    raw(emu, "/v1/messages", {}, {})
+    assert emu.stats == {
+        "requests": 2,
+        "by_status": {"200": 1, "401": 1},
+        "tokens": {"input": 2, "cache_read": 0, "cache_write_5m": 0, "cache_write_1h": 0, "output": 2},
+    }
+
+
+def test_latency_makes_uncached_prefill_slower() -> None:
+    latency = {"base": 0.01, "per_uncached_token": 0.0001, "per_output_token": 0.0}
+    with serve(tokenizer=words, latency=latency) as emu:
+        system = [{"type": "text", "text": text(1500), "cache_control": {"type": "ephemeral"}}]
+        c = client(emu)
+        started = time.perf_counter()
+        c.messages.create(model=MODEL, max_tokens=1, system=system, messages=[{"role": "user", "content": "hi"}])
+        # a lower bound only (never an upper one): 0.01 s + 1,501 uncached tokens x 0.1 ms
+        assert time.perf_counter() - started >= 0.01 + 0.15
+
+
+def test_bad_options_raise_typed_errors() -> None:
+    with pytest.raises(InvalidOptionError, match="fault rate"):
+        Emulator(faults={"529": 1.5})
+    with pytest.raises(InvalidOptionError, match="unknown fault option '503'"):
+        Emulator(faults={"503": 0.1})
+    with pytest.raises(InvalidOptionError, match="add up to more than 1"):
+        Emulator(faults={"529": 0.6, "429": 0.6})
+    with pytest.raises(InvalidOptionError, match="unknown latency option"):
+        Emulator(latency={"prefill": 1.0})
+
+
+def test_cli_serves_until_interrupted() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptkey", "emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        base_url = line.split()[4]
+        assert base_url.startswith("http://127.0.0.1:")
+        c = anthropic.Anthropic(base_url=base_url, api_key="cli")
+        assert (
+            c.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "ping"}]).content[0].text
+            == "ping"
+        )
+        with urllib.request.urlopen(base_url + "/_emulator/stats", timeout=5) as response:
+            assert json.loads(response.read())["requests"] == 1
+    finally:
+        proc.send_signal(2)  # SIGINT: the CLI stops cleanly and prints its stats
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and '"requests": 1' in err
