@@ -26,7 +26,17 @@ fn is_sentinel(obj: &Bound<'_, PyAny>) -> bool {
 }
 
 fn absent(obj: &Bound<'_, PyAny>) -> bool {
-    obj.is_none() || is_sentinel(obj)
+    if obj.is_none() {
+        return true;
+    }
+    // The common JSON types first: naming an object's type allocates.
+    let common = obj.is_exact_instance_of::<PyString>()
+        || obj.is_exact_instance_of::<PyDict>()
+        || obj.is_exact_instance_of::<PyList>()
+        || obj.is_exact_instance_of::<PyInt>()
+        || obj.is_exact_instance_of::<PyBool>()
+        || obj.is_exact_instance_of::<PyFloat>();
+    !common && is_sentinel(obj)
 }
 
 fn py_error(err: &PyErr, py: Python<'_>, path: &str) -> Error {
@@ -244,6 +254,8 @@ pub struct Walker<'py> {
     pub parsed: Parsed,
     extra_body: Option<Bound<'py, PyDict>>,
     request: Option<Bound<'py, PyDict>>,
+    /// Keep the text of text and thinking blocks (`diff` reports offsets in it).
+    pub keep_text: bool,
 }
 
 impl<'py> Walker<'py> {
@@ -257,6 +269,7 @@ impl<'py> Walker<'py> {
             parsed: Parsed::default(),
             extra_body,
             request: Some(request),
+            keep_text: false,
         })
     }
 
@@ -266,6 +279,7 @@ impl<'py> Walker<'py> {
             parsed: Parsed::default(),
             extra_body: None,
             request: None,
+            keep_text: false,
         }
     }
 
@@ -305,7 +319,7 @@ impl<'py> Walker<'py> {
                 let text = str_of(s).map_err(|e| e.prefixed("system"))?;
                 text_block(&mut raw.fingerprint, &text);
                 raw.cacheable = !text.is_empty();
-                raw.text = Some(text);
+                raw.text = self.keep_text.then_some(text);
                 self.parsed.blocks.push(raw);
             } else {
                 for (i, block) in as_items(&system, "system").map_err(|e| e.prefixed("system"))?.iter().enumerate() {
@@ -439,7 +453,7 @@ impl<'py> Walker<'py> {
                 ..RawBlock::default()
             };
             text_block(&mut raw.fingerprint, &text);
-            raw.text = Some(text);
+            raw.text = self.keep_text.then_some(text);
             self.parsed.blocks.push(raw);
             return Ok(());
         }
@@ -497,9 +511,11 @@ impl<'py> Walker<'py> {
             "text" | "thinking" => {
                 let field = if raw.kind == "text" { "text" } else { "thinking" };
                 if let Some(text) = d.get_item(field).ok().flatten().and_then(|t| t.cast_into::<PyString>().ok()) {
-                    let text = str_of(&text)?;
+                    let text = text
+                        .to_str()
+                        .map_err(|_| Error::canonicalization("a string with a lone surrogate is not valid json", field))?;
                     raw.cacheable = raw.kind == "text" && !text.is_empty();
-                    raw.text = Some(text);
+                    raw.text = self.keep_text.then(|| text.to_owned());
                 } else {
                     raw.cacheable = raw.kind == "text";
                 }
