@@ -97,6 +97,13 @@ def _usd(value: float) -> str:
 
 
 def _tokens(value: int) -> str:
+    """Compact counts (`987k`, `1.23M`) so the table fits a terminal."""
+    if value >= 10_000_000:
+        return f"{value / 1e6:.1f}M"
+    if value >= 1_000_000:
+        return f"{value / 1e6:.2f}M"
+    if value >= 10_000:
+        return f"{value / 1e3:.0f}k"
     return f"{value:,}"
 
 
@@ -108,7 +115,6 @@ def rows(data: dict[str, Any]) -> list[list[str]]:
         out.append(
             [
                 name,
-                str(s["requests"]),
                 str(s["api_calls"]),
                 _tokens(t["input"]),
                 _tokens(t["cache_read"]),
@@ -126,47 +132,57 @@ def rows(data: dict[str, Any]) -> list[list[str]]:
 
 HEADERS = [
     "strategy",
-    "requests",
     "API calls",
     "input",
-    "cache read",
+    "read",
     "write 5m",
     "write 1h",
     "output",
     "cost",
     "saving",
-    "resp. hits",
-    "read/input",
+    "resp hits",
+    "read %",
 ]
+# What the table's terse headers mean, printed under it.
+LEGEND = (
+    "tokens: input (uncached), read (prompt-cache reads), write 5m / 1h (prompt-cache writes), output\n"
+    "saving: vs none; resp hits: requests the response cache answered; read %: cache reads / all input tokens"
+)
 
 
 def print_report(data: dict[str, Any], *, plot: str | None) -> None:
     trace = data["trace"]
     models = ", ".join(f"{name} ({count})" for name, count in trace["models"].items())
-    title = f"{trace['requests']} requests over {trace['span_seconds'] / 3600:.1f} h — {models}"
+    title = f"{trace['requests']} requests over {trace['span_seconds'] / 3600:.1f} h, {models}"
     causes = data["misses_by_cause"]
     cause_names = sorted({cause for by in causes.values() for cause in by})
     try:
+        from rich import box
         from rich.console import Console
         from rich.table import Table
     except ModuleNotFoundError:
         _print_plain(title, data, causes, cause_names)
     else:
         console = Console()
-        table = Table(title=title, title_justify="left")
+        if not console.is_terminal:  # piped or captured: wide enough for the whole table
+            console = Console(width=max(console.width, 110))
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
         for index, header in enumerate(HEADERS):
             table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
         for row in rows(data):
             table.add_row(*row)
         console.print(table)
         if cause_names:
-            misses = Table(title="prompt-cache misses by cause (breakpoints)", title_justify="left")
+            misses = Table(
+                title="prompt-cache misses by cause (breakpoints)", title_justify="left", box=box.SIMPLE_HEAD
+            )
             misses.add_column("strategy")
             for cause in cause_names:
                 misses.add_column(cause, justify="right")
             for name, by in causes.items():
                 misses.add_row(name, *(str(by.get(cause, 0)) for cause in cause_names))
             console.print(misses)
+    print(LEGEND)
     for name in STRATEGIES:
         print(f"  {name:<9} {DESCRIPTIONS[name]}")
     if trace.get("plan_failures"):
