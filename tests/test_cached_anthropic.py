@@ -254,3 +254,14 @@ def test_async_twin(emulator: Any) -> None:
 
     asyncio.run(main())
     assert emulator.stats["requests"] == 2
+
+
+def test_missing_extra_is_a_one_line_hint() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['anthropic'] = None\nimport promptkey.anthropic"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError") and "pip install 'promptkey[anthropic]'" in last
