@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -257,11 +259,8 @@ def test_async_twin(emulator: Any) -> None:
 
 
 def test_missing_extra_is_a_one_line_hint() -> None:
-    import subprocess
-    import sys
-
     code = "import sys; sys.modules['anthropic'] = None\nimport promptkey.anthropic"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert out.returncode != 0
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("ModuleNotFoundError") and "pip install 'promptkey[anthropic]'" in last
