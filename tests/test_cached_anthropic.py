@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -264,3 +265,44 @@ def test_missing_extra_is_a_one_line_hint() -> None:
     assert out.returncode != 0
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("ModuleNotFoundError") and "pip install 'promptkey[anthropic]'" in last
+
+
+def test_concurrent_identical_calls_share_one_api_call() -> None:
+    # the emulator answers slowly, so eight threads arrive while the first call is still in flight
+    with serve(latency={"base": 0.4, "per_uncached_token": 0.0, "per_output_token": 0.0}) as emu:
+        records: list[CallRecord] = []
+        client = CachedAnthropic(sdk_client(emu), cache=ResponseCache(MemoryStore()), on_call=records.append)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: client.messages.create(**params("stampede")), range(8)))
+        assert emu.stats["requests"] == 1
+    assert sorted(r.status for r in records) == ["coalesced"] * 7 + ["miss"]
+    assert {a.model_dump_json() for a in answers} == {answers[0].model_dump_json()}
+    paid = next(r for r in records if r.status == "miss")
+    assert all(r.cost == 0 and r.saved == pytest.approx(paid.cost) for r in records if r.status == "coalesced")
+
+
+def test_sdk_objects_in_params_key_like_the_wire(emulator: Any) -> None:
+    seen = Seen()
+    client = CachedAnthropic(sdk_client(emulator, seen), cache=ResponseCache(MemoryStore()))
+    first = client.messages.create(**params("turn one"))
+    # the assistant turn passed back as the SDK's own content blocks (TextBlock carries citations=None)
+    history = [
+        {"role": "user", "content": "turn one"},
+        {"role": "assistant", "content": first.content},
+        {"role": "user", "content": "turn two"},
+    ]
+    client.messages.create(**params(messages=history))
+    assert client.last is not None and client.last.status == "miss"
+    assert client.last.key == make_key(seen.wire_request(), namespace=f"llmcache:{origin_of(emulator.base_url)}")
+    client.messages.create(**params(messages=json.loads(json.dumps(seen.wire_request()["messages"]))))
+    assert client.last.status == "hit"  # the plain-dict spelling of the same conversation
+
+
+def test_uncached_stream_still_records_usage_and_cost(emulator: Any) -> None:
+    client = CachedAnthropic(sdk_client(emulator))
+    stream = client.messages.create(**params("no cache, streamed"), stream=True)
+    assert client.last is None  # recorded once the stream has been read
+    events = list(stream)
+    assert events[-1].type == "message_stop"
+    assert client.last is not None and client.last.status == "bypass" and client.last.streamed
+    assert client.last.usage["output_tokens"] > 0 and client.last.cost is not None and client.last.cost > 0
