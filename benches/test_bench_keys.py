@@ -16,12 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+import promptkey
 import pytest
 import rfc8785
 from keys_payloads import INTL
 from payloads import LARGE, MEDIUM, SMALL
-
-import promptkey
 from promptkey import _core
 
 PAYLOADS: dict[str, dict[str, Any]] = {"SMALL": SMALL, "MEDIUM": MEDIUM, "LARGE": LARGE, "INTL": INTL}

@@ -18,7 +18,6 @@ import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from promptkey import CanonicalizationError, UnsupportedTypeError, canonical_json
 
 JCS = Path(__file__).parent / "data" / "jcs"

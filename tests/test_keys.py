@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from promptkey import (
     CanonicalizationError,
     InvalidOptionError,
