@@ -10,12 +10,13 @@ use crate::canonical::{key_cmp, write_str};
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
 use crate::py_walk::{
-    dump_model, is_sentinel, pydantic_base, short_repr, type_name, utf8, Detachable, Entry, Walker,
+    dump_model, is_sentinel, pydantic_base, short_repr, type_name, utf8, Detachable, Walker,
 };
 
-/// One top-level member to write: a value of the request (or of `extra_body`), or a synthesized one.
+/// One top-level member to write: a value of the request (or of `extra_body`, flagged `true`), or a
+/// synthesized one. `Py` keys point into key objects that `scratch` holds until the request is written.
 enum Member<'a, 'py> {
-    Py(&'a Entry<'py>, bool),
+    Py(*const u8, usize, Bound<'py, PyAny>, bool),
     Betas(&'a [String]),
     Version(&'a str),
 }
@@ -23,7 +24,8 @@ enum Member<'a, 'py> {
 impl Member<'_, '_> {
     fn key(&self) -> &[u8] {
         match self {
-            Member::Py(entry, _) => entry.key(),
+            // SAFETY: see the enum comment.
+            Member::Py(ptr, len, _, _) => unsafe { std::slice::from_raw_parts(*ptr, *len) },
             Member::Betas(_) => b"betas",
             Member::Version(_) => b"anthropic-version",
         }
@@ -167,8 +169,14 @@ impl<'py, S: Detachable> Walker<'py, S> {
         });
         self.read_flags(&members);
 
-        let scratch = std::mem::take(&mut self.scratch);
-        let mut order: Vec<Member<'_, 'py>> = members.iter().map(|&(i, b)| Member::Py(&scratch[i], b)).collect();
+        let mut order: Vec<Member<'_, 'py>> = members
+            .iter()
+            .map(|&(i, b)| {
+                let e = &self.scratch[i];
+                let key = e.key();
+                Member::Py(key.as_ptr(), key.len(), e.value.clone(), b)
+            })
+            .collect();
         if !betas.is_empty() {
             order.push(Member::Betas(&betas));
         }
@@ -176,10 +184,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
             order.push(Member::Version(v));
         }
         order.sort_unstable_by(|a, b| key_cmp(a.key(), b.key()));
-        let result = self.write_members(&order);
-        drop(order);
-        self.scratch = scratch;
-        result
+        self.write_members(&order)
     }
 
     fn write_members(&mut self, order: &[Member<'_, 'py>]) -> Result<(), Error> {
@@ -191,9 +196,9 @@ impl<'py, S: Detachable> Walker<'py, S> {
             write_str(&mut self.out, member.key());
             self.out.put_byte(b':');
             match member {
-                Member::Py(entry, from_body) => {
-                    let key = entry.key();
-                    self.value(&entry.value, Position::top(key), 2).map_err(|e| {
+                Member::Py(_, _, value, from_body) => {
+                    let key = member.key();
+                    self.value(value, Position::top(key), 2).map_err(|e| {
                         let e = e.prefixed(&String::from_utf8_lossy(key));
                         if *from_body {
                             e.prefixed("extra_body")

@@ -172,7 +172,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
             out,
             exact_ints,
             detach_at: DETACH_AT.load(AtomicOrdering::Relaxed),
-            scratch: Vec::with_capacity(64),
+            scratch: Vec::with_capacity(32),
             ancestors: Vec::with_capacity(16),
             flags: Flags::default(),
         }
