@@ -2,10 +2,12 @@
 //! registers its functions and classes here; nothing else lives in this file.
 
 pub mod blocks;
+pub mod diff;
 pub mod errors;
 pub mod fingerprint;
 pub mod models;
 pub mod prefix;
+pub mod py_diff;
 pub mod py_fingerprint;
 pub mod py_prefix;
 pub mod tokens;
@@ -16,5 +18,6 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     py_prefix::register(m)?;
+    py_diff::register(m)?;
     Ok(())
 }

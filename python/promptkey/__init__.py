@@ -14,16 +14,32 @@ from promptkey._exceptions import (
 # --- keys ---
 
 # --- prefix / simulator / planner ---
+from promptkey._core import (
+    Block,
+    Divergence,
+    PrefixChain,
+    diff,
+    prefix_blocks,
+    set_thinking_in_system_models,
+    thinking_in_system_models,
+)
 
 # --- response cache ---
 
 # --- prices and cost ---
 
 __all__ = [
+    "Block",
     "CanonicalizationError",
+    "Divergence",
     "InvalidOptionError",
+    "PrefixChain",
     "PromptCacheError",
     "PromptKeyError",
     "UnsupportedTypeError",
     "__version__",
+    "diff",
+    "prefix_blocks",
+    "set_thinking_in_system_models",
+    "thinking_in_system_models",
 ]
