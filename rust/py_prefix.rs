@@ -31,7 +31,7 @@ impl Tokenizer {
         let (family, known) = tokens::family(model);
         if !known {
             let message = format!(
-                "unknown model {model:?}: token counts use the default estimate ({}); pass tokenizer= for exact counts",
+                "unknown model '{model}': token counts use the default estimate ({}); pass tokenizer= for exact counts",
                 tokens::label(family)
             );
             let message = CString::new(message).unwrap_or_default();
@@ -319,6 +319,15 @@ impl PyPrefixChain {
     }
 }
 
+/// Raises the API's own 400 (`PromptCacheError`) for the request's breakpoints, if it has one.
+#[pyfunction]
+#[pyo3(signature = (request, /))]
+fn _validate_breakpoints(request: &Bound<'_, PyAny>) -> PyResult<()> {
+    let parsed = Walker::new(request)?.walk()?;
+    prefix::validate_breakpoints(&Chain::new(parsed, b"", false).request_blocks())?;
+    Ok(())
+}
+
 #[pyfunction]
 #[pyo3(signature = (models, /))]
 fn set_thinking_in_system_models(models: Vec<String>) {
@@ -335,6 +344,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPrefixChain>()?;
     m.add_function(wrap_pyfunction!(prefix_blocks, m)?)?;
     m.add_function(wrap_pyfunction!(set_thinking_in_system_models, m)?)?;
+    m.add_function(wrap_pyfunction!(_validate_breakpoints, m)?)?;
     m.add_function(wrap_pyfunction!(thinking_in_system_models, m)?)?;
     Ok(())
 }

@@ -19,6 +19,7 @@ __all__ += [
     "prefix_blocks",
     "set_thinking_in_system_models",
     "thinking_in_system_models",
+    "_validate_breakpoints",
 ]
 
 _Tokenizer = Callable[[dict[str, Any]], int]
@@ -152,6 +153,10 @@ def set_thinking_in_system_models(models: list[str], /) -> None:
     invalidates system). Empty by default; names match after a trailing ``-YYYYMMDD`` is stripped."""
 
 def thinking_in_system_models() -> list[str]: ...
+def _validate_breakpoints(request: Mapping[str, Any], /) -> None:
+    """Raises ``PromptCacheError`` with the API's own 400 text for the request's ``cache_control`` markers
+    (more than 4, a 1h after a 5m, a top-level marker over a different TTL, a marker on a block that
+    cannot carry one). The simulator runs this on every submission."""
 
 # --- simulator (rust/py_simulator.rs) ---
 
