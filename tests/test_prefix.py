@@ -8,11 +8,10 @@ import json
 import math
 from typing import Any
 
+import promptkey
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import promptkey
 from promptkey import (
     CanonicalizationError,
     InvalidOptionError,
@@ -140,7 +139,7 @@ def test_digest_hex_and_fields() -> None:
     assert [b.kind for b in blocks] == ["tool", "tool", "text", "text", "text", "text", "text"]
     assert [b.message_index for b in blocks] == [None] * 4 + [0, 1, 2]
     assert all(len(b.digest) == 64 and int(b.digest, 16) >= 0 for b in blocks)
-    assert len(set(b.digest for b in blocks)) == 7
+    assert len({b.digest for b in blocks}) == 7
     assert all(b.tokenizer == "estimate:classic" for b in blocks)
 
 
@@ -154,7 +153,7 @@ def test_reordering_schema_keys_changes_the_digest() -> None:
     after["tools"][1]["input_schema"] = dict(reversed(list(schema.items())))
     a, b = digests(before), digests(after)
     assert a[0] == b[0]
-    assert all(x != y for x, y in zip(a[1:], b[1:]))
+    assert all(x != y for x, y in zip(a[1:], b[1:], strict=True))
 
 
 def test_markers_are_not_content() -> None:
@@ -208,7 +207,9 @@ def test_integral_floats_are_not_integers() -> None:
 
 
 def test_consecutive_same_role_messages_chain_like_one_turn() -> None:
-    merged = request(messages=[{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}])
+    merged = request(
+        messages=[{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]
+    )
     split = request(messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
     assert digests(merged) == digests(split)
     other_role = request(messages=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
@@ -241,13 +242,13 @@ def test_tool_choice_keeps_tools_and_system_and_changes_every_message() -> None:
     for change in ({"type": "any"}, {"type": "auto", "disable_parallel_tool_use": True}):
         b = by_section(request(tool_choice=change))
         assert a["tools"] == b["tools"] and a["system"] == b["system"]
-        assert all(x != y for x, y in zip(a["messages"], b["messages"]))
+        assert all(x != y for x, y in zip(a["messages"], b["messages"], strict=True))
 
 
 def test_changing_a_tool_changes_everything() -> None:
     changed = request()
     changed["tools"][0]["description"] = "changed"
-    assert all(x != y for x, y in zip(digests(request()), digests(changed)))
+    assert all(x != y for x, y in zip(digests(request()), digests(changed), strict=True))
 
 
 def test_thinking_and_effort_change_messages_only() -> None:
@@ -255,7 +256,7 @@ def test_thinking_and_effort_change_messages_only() -> None:
     for over in ({"thinking": {"type": "enabled", "budget_tokens": 2048}}, {"output_config": {"effort": "low"}}):
         b = by_section(request(**over))
         assert a["tools"] == b["tools"] and a["system"] == b["system"], over
-        assert all(x != y for x, y in zip(a["messages"], b["messages"])), over
+        assert all(x != y for x, y in zip(a["messages"], b["messages"], strict=True)), over
     # An explicit default equals absent.
     assert digests(request(output_config={"effort": "high"})) == digests(request())
     assert digests(request(thinking={"type": "disabled"})) == digests(request())
@@ -266,8 +267,9 @@ def test_thinking_enters_system_for_models_in_the_table() -> None:
     try:
         promptkey.set_thinking_in_system_models(["claude-opus-5"])
         assert promptkey.thinking_in_system_models() == ["claude-opus-5"]
-        a, b = by_section(request(model="claude-opus-5-20260101")), by_section(
-            request(model="claude-opus-5-20260101", thinking=thinking)
+        a, b = (
+            by_section(request(model="claude-opus-5-20260101")),
+            by_section(request(model="claude-opus-5-20260101", thinking=thinking)),
         )
         assert a["tools"] == b["tools"] and a["system"] != b["system"]
         assert by_section(request())["system"] == by_section(request(thinking=thinking))["system"]
@@ -285,7 +287,7 @@ def test_thinking_enters_system_for_models_in_the_table() -> None:
 def test_web_search_and_speed_keep_tools_and_change_system_and_messages(over: dict[str, Any]) -> None:
     a, b = by_section(request()), by_section(request(**over))
     assert a["tools"] == b["tools"]
-    assert all(x != y for x, y in zip(a["system"] + a["messages"], b["system"] + b["messages"]))
+    assert all(x != y for x, y in zip(a["system"] + a["messages"], b["system"] + b["messages"], strict=True))
 
 
 def test_citations_toggle_keeps_tools_and_changes_system() -> None:
@@ -304,7 +306,7 @@ def test_an_image_anywhere_changes_every_message_but_not_system() -> None:
     b["messages"][2]["content"].append(image)
     sa, sb = by_section(a), by_section(b)
     assert sa["tools"] == sb["tools"] and sa["system"] == sb["system"]
-    assert all(x != y for x, y in zip(sa["messages"], sb["messages"]))
+    assert all(x != y for x, y in zip(sa["messages"], sb["messages"], strict=True))
 
 
 def test_model_names_are_taken_verbatim() -> None:
@@ -317,7 +319,10 @@ def test_model_names_are_taken_verbatim() -> None:
 def test_top_level_marker_lands_on_the_last_cacheable_block() -> None:
     req = request(cache_control={"type": "ephemeral", "ttl": "1h"})
     req["messages"].append(
-        {"role": "assistant", "content": [{"type": "thinking", "thinking": "hm", "signature": "s"}, {"type": "text", "text": ""}]}
+        {
+            "role": "assistant",
+            "content": [{"type": "thinking", "thinking": "hm", "signature": "s"}, {"type": "text", "text": ""}],
+        }
     )
     blocks = prefix_blocks(req)
     assert [(b.kind, b.cacheable) for b in blocks[-3:]] == [("text", True), ("thinking", False), ("text", False)]
@@ -460,7 +465,9 @@ def test_a_tokenizer_gets_normalized_blocks_and_counts_are_its_sums() -> None:
     assert seen[3] == {"type": "text", "text": "hi"}
     assert "cache_control" not in seen[-1]
     assert [b.tokens for b in blocks] == [len(json.dumps(s)) for s in seen]
-    assert {b.tokenizer for b in blocks} == {"test_a_tokenizer_gets_normalized_blocks_and_counts_are_its_sums.<locals>.count"}
+    assert {b.tokenizer for b in blocks} == {
+        "test_a_tokenizer_gets_normalized_blocks_and_counts_are_its_sums.<locals>.count"
+    }
 
 
 def test_a_tokenizer_name_attribute_labels_reports() -> None:
@@ -502,9 +509,10 @@ def test_an_unknown_model_warns_and_uses_the_default_estimate() -> None:
 # --- PrefixChain ---
 
 message_strategy = st.builds(
-    lambda role, parts: {"role": role, "content": parts[0] if len(parts) == 1 and parts[0] else [
-        {"type": "text", "text": p} for p in parts
-    ]},
+    lambda role, parts: {
+        "role": role,
+        "content": parts[0] if len(parts) == 1 and parts[0] else [{"type": "text", "text": p} for p in parts],
+    },
     st.sampled_from(["user", "assistant"]),
     st.lists(st.text(max_size=20, alphabet=st.characters(exclude_categories=("Cs",))), min_size=1, max_size=3),
 )
@@ -541,7 +549,7 @@ def test_the_first_image_recomputes_and_says_so() -> None:
     assert chain.recomputations == 1
     after = chain.blocks
     assert [b.digest for b in after[:4]] == before[:4]  # tools and system
-    assert all(b.digest != d for b, d in zip(after[4:7], before[4:]))
+    assert all(b.digest != d for b, d in zip(after[4:7], before[4:], strict=True))
     whole = request()
     whole["messages"] += [
         {"role": "user", "content": [image, {"type": "text", "text": "and this?"}]},
@@ -552,7 +560,11 @@ def test_the_first_image_recomputes_and_says_so() -> None:
 
 def test_the_first_citations_document_recomputes() -> None:
     chain = PrefixChain(request())
-    doc = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}, "citations": {"enabled": True}}
+    doc = {
+        "type": "document",
+        "source": {"type": "text", "media_type": "text/plain", "data": "x"},
+        "citations": {"enabled": True},
+    }
     assert chain.append({"role": "user", "content": [doc]}) is True
 
 

@@ -13,6 +13,7 @@ from promptkey._exceptions import (
 
 # --- keys ---
 
+# isort: split
 # --- prefix / simulator / planner ---
 from promptkey._core import (
     Block,

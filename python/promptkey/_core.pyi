@@ -1,7 +1,7 @@
 """Stubs for the native module ``promptkey._core``; the user-facing docstrings live here."""
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, final
+from typing import Any, Literal, TypeAlias, final
 
 __version__: str
 __all__ = ["__version__"]  # each section below extends this list
@@ -19,10 +19,10 @@ __all__ += [
     "prefix_blocks",
     "set_thinking_in_system_models",
     "thinking_in_system_models",
-    "_validate_breakpoints",
 ]
+__all__ += ["_validate_breakpoints"]
 
-_Tokenizer = Callable[[dict[str, Any]], int]
+_Tokenizer: TypeAlias = Callable[[dict[str, Any]], int]
 """A tokenizer: called with one normalized block (a dict: a tool definition, a system block or a message
 content block, as ``json.loads`` of its fingerprint) and returning its token count (an int >= 0)."""
 
@@ -119,9 +119,21 @@ class Divergence:
     @property
     def section(self) -> Literal["tools", "system", "messages"]: ...
     @property
-    def change(self) -> Literal[
-        "modified", "inserted", "removed", "reordered", "model", "tool_choice", "thinking", "effort",
-        "images", "speed", "citations", "web_search",
+    def change(
+        self,
+    ) -> Literal[
+        "modified",
+        "inserted",
+        "removed",
+        "reordered",
+        "model",
+        "tool_choice",
+        "thinking",
+        "effort",
+        "images",
+        "speed",
+        "citations",
+        "web_search",
     ]: ...
     @property
     def offset(self) -> int | None:
