@@ -306,7 +306,7 @@ def test_an_image_anywhere_changes_every_message_but_not_system() -> None:
     b["messages"][2]["content"].append(image)
     sa, sb = by_section(a), by_section(b)
     assert sa["tools"] == sb["tools"] and sa["system"] == sb["system"]
-    assert all(x != y for x, y in zip(sa["messages"], sb["messages"], strict=True))
+    assert all(x != y for x, y in zip(sa["messages"], sb["messages"][:-1], strict=True))
 
 
 def test_model_names_are_taken_verbatim() -> None:
