@@ -32,7 +32,7 @@ def add_parser(subparsers: Any) -> None:
 def _load(path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a request is a JSON object, got {type(data).__name__}")
+        raise TypeError(f"{path}: a request is a JSON object, got {type(data).__name__}")
     return data
 
 
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         before_req, after_req = _load(args.before), _load(args.after)
         divergence = diff(before_req, after_req)
         before, after = prefix_blocks(before_req), prefix_blocks(after_req)
-    except (OSError, ValueError, PromptKeyError) as exc:
+    except (OSError, ValueError, TypeError, PromptKeyError) as exc:
         where = f" at {exc.path}" if isinstance(exc, PromptKeyError) and exc.path else ""
         message = exc.message if isinstance(exc, PromptKeyError) else str(exc)
         print(f"promptkey diff: {message}{where}", file=sys.stderr)
