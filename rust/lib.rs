@@ -3,12 +3,14 @@
 
 pub mod blocks;
 pub mod canonical;
+pub mod diff;
 pub mod errors;
 pub mod fingerprint;
 pub mod key_material;
 pub mod models;
 pub mod planner;
 pub mod prefix;
+pub mod py_diff;
 pub mod py_fingerprint;
 pub mod py_keys;
 pub mod py_planner;
@@ -28,5 +30,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_prefix::register(m)?;
     py_simulator::register(m)?;
     py_planner::register(m)?;
+    py_diff::register(m)?;
     Ok(())
 }

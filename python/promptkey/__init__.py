@@ -15,8 +15,19 @@ from promptkey._exceptions import (
 # --- keys ---
 from promptkey._core import canonical_json, key_material, make_key, make_keys
 
+# isort: split
 # --- prefix / simulator / planner ---
-from promptkey._core import PreparedRequest, PromptCacheSimulator
+from promptkey._core import (
+    Block,
+    Divergence,
+    PrefixChain,
+    PreparedRequest,
+    PromptCacheSimulator,
+    diff,
+    prefix_blocks,
+    set_thinking_in_system_models,
+    thinking_in_system_models,
+)
 from promptkey.planner import Plan, plan
 
 # --- response cache ---
@@ -40,15 +51,18 @@ from promptkey.tokenizers import Calibrator, CountTokens
 
 __all__ = [
     "AsyncRedisStore",
+    "Block",
     "CacheResult",
     "CacheStats",
     "Calibrator",
     "CanonicalizationError",
     "Cost",
     "CountTokens",
+    "Divergence",
     "InvalidOptionError",
     "MemoryStore",
     "Plan",
+    "PrefixChain",
     "PreparedRequest",
     "PromptCacheError",
     "PromptCacheSimulator",
@@ -61,11 +75,15 @@ __all__ = [
     "__version__",
     "canonical_json",
     "cost",
+    "diff",
     "fold_usage",
     "key_material",
     "load_prices",
     "make_key",
     "make_keys",
     "plan",
+    "prefix_blocks",
+    "set_thinking_in_system_models",
+    "thinking_in_system_models",
     "usage_tokens",
 ]
