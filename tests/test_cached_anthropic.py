@@ -306,3 +306,29 @@ def test_uncached_stream_still_records_usage_and_cost(emulator: Any) -> None:
     assert events[-1].type == "message_stop"
     assert client.last is not None and client.last.status == "bypass" and client.last.streamed
     assert client.last.usage["output_tokens"] > 0 and client.last.cost is not None and client.last.cost > 0
+
+
+def test_with_options_keeps_the_cache(emulator: Any) -> None:
+    client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()))
+    client.messages.create(**params("options"))
+    derived = client.with_options(timeout=30.0, max_retries=1)
+    assert isinstance(derived, CachedAnthropic) and derived.client.max_retries == 1
+    derived.messages.create(**params("options"))
+    assert derived.last is not None and derived.last.status == "hit"
+    assert emulator.stats["requests"] == 1
+
+
+class _UnreadablePlan:
+    """A user plan object whose `apply` refuses the request."""
+
+    def apply(self, request: Any) -> dict[str, Any]:
+        raise promptkey.PromptCacheError("cannot place markers here", "messages[0]")
+
+
+def test_a_plan_that_cannot_apply_sends_the_request_as_given(emulator: Any) -> None:
+    seen = Seen()
+    client = CachedAnthropic(sdk_client(emulator, seen), breakpoints=_UnreadablePlan())
+    request = params(system=[{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral", "ttl": "1h"}}])
+    client.messages.create(**request)
+    assert json.loads(seen.requests[-1].content)["system"] == request["system"]
+    assert client.last is not None and client.last.usage["cache_creation"]["ephemeral_1h_input_tokens"] > 1000

@@ -180,3 +180,21 @@ def test_read_trace_skips_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text('\n{"ts": 2, "request": {"model": "m"}, "scope": "w"}\n\n')
     assert read_trace(path) == [TraceEntry(2.0, {"model": "m"}, "w", None)]
+
+
+def test_plain_table_without_rich(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for name in [m for m in sys.modules if m == "rich" or m.startswith("rich.")] + ["rich"]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if the `cli` extra were not installed
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(json.dumps({"ts": e.ts, "request": e.request}) for e in small_trace()) + "\n")
+    assert main(["replay", str(trace)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(text for text in out if text.startswith("strategy"))
+    assert "API calls" in header and "cost" in header
+    rows: dict[str, list[str]] = {}
+    for text in out:  # the table rows come first; the legend repeats the names below
+        if text.split() and text.split()[0] in STRATEGIES:
+            rows.setdefault(text.split()[0], text.split())
+    assert set(rows) == set(STRATEGIES) and rows["none"][1] == "5" and rows["response"][1] == "2"

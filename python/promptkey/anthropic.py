@@ -26,7 +26,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised by the CLI's 
         "promptkey.anthropic needs the 'anthropic' extra: pip install 'promptkey[anthropic]'", name=exc.name
     ) from None
 
-from promptkey._exceptions import InvalidOptionError
+from promptkey._exceptions import InvalidOptionError, PromptKeyError
 from promptkey._message_events import MessageAssembler, encode_sse, events_from_message
 
 if TYPE_CHECKING:
@@ -135,12 +135,17 @@ class _Core:
         if self.breakpoints == "keep":
             return dict(params)
         body = {name: value for name, value in params.items() if name not in _CALL_OPTIONS}
-        if self.breakpoints == "auto":
-            from promptkey import plan
+        try:
+            if self.breakpoints == "auto":
+                from promptkey import plan
 
-            placed = plan(body).apply(body)
-        else:
-            placed = self.breakpoints.apply(body)
+                placed = plan(body).apply(body)
+            else:
+                placed = self.breakpoints.apply(body)
+        except PromptKeyError:
+            # A request the planner cannot read goes out as given: the API is the judge of its validity,
+            # and planning is an optimization that must never turn a valid call into a failed one.
+            return dict(params)
         return {**placed, **{name: value for name, value in params.items() if name in _CALL_OPTIONS}}
 
     def key_request(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -339,6 +344,18 @@ class CachedAnthropic:
     def client(self) -> _sdk.Anthropic:
         return self._core.client  # type: ignore[no-any-return]
 
+    def with_options(self, **options: Any) -> CachedAnthropic:
+        """`client.with_options(...)` (timeouts, retries, headers) wrapped with the same cache, breakpoints,
+        prices and `on_call`; a changed `base_url` changes the origin in the key's namespace too."""
+        core = self._core
+        return CachedAnthropic(
+            core.client.with_options(**options),
+            cache=core.view.original if core.view is not None else None,
+            breakpoints=core.breakpoints,
+            prices=core.prices,
+            on_call=core.on_call,
+        )
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._core.client, name)
 
@@ -484,6 +501,18 @@ class AsyncCachedAnthropic:
     @property
     def client(self) -> _sdk.AsyncAnthropic:
         return self._core.client  # type: ignore[no-any-return]
+
+    def with_options(self, **options: Any) -> AsyncCachedAnthropic:
+        """`client.with_options(...)` (timeouts, retries, headers) wrapped with the same cache, breakpoints,
+        prices and `on_call`; a changed `base_url` changes the origin in the key's namespace too."""
+        core = self._core
+        return AsyncCachedAnthropic(
+            core.client.with_options(**options),
+            cache=core.view.original if core.view is not None else None,
+            breakpoints=core.breakpoints,
+            prices=core.prices,
+            on_call=core.on_call,
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._core.client, name)
