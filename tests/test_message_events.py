@@ -12,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from promptkey._message_events import MessageAssembler, assemble, encode_sse, events_from_message
 
-anthropic = pytest.importorskip("anthropic")
-httpx2 = pytest.importorskip("httpx2")
+pytest.importorskip("anthropic")  # the `anthropic` extra
+
+import anthropic
+import httpx2
 from anthropic.lib.streaming import MessageStream
 from anthropic.types import Message, RawMessageStreamEvent
 
@@ -50,7 +52,10 @@ def sdk_final(events: list[dict[str, Any]]) -> dict[str, Any]:
         content=encode_sse(events),
         request=httpx2.Request("POST", "http://127.0.0.1:9/v1/messages"),
     )
-    raw = anthropic.Stream(cast_to=RawMessageStreamEvent, response=response, client=client)
+    event_type: Any = RawMessageStreamEvent  # a typing union: the SDK parses into it
+    raw: anthropic.Stream[RawMessageStreamEvent] = anthropic.Stream(
+        cast_to=event_type, response=response, client=client
+    )
     stream = MessageStream(raw, output_format=anthropic.NOT_GIVEN)
     final = stream.get_final_message()
     return Message.model_validate(final.model_dump(mode="json")).model_dump(mode="json")
@@ -102,7 +107,7 @@ def test_incomplete_or_foreign_streams_are_refused() -> None:
         MessageAssembler().feed(events[1])
 
 
-texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
+texts = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=300)
 json_leaf = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | texts
 json_value = st.recursive(json_leaf, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(texts, kids, max_size=4))
 block = st.one_of(
