@@ -45,6 +45,8 @@ TOKEN_CLASSES = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "out
 DEFAULT_OUTPUT_TOKENS = 256
 # The response cache's default TTL (DESIGN §5), used when `promptkey.ResponseCache` cannot be inspected.
 _FALLBACK_RESPONSE_TTL = 86_400
+# Plans memoized per response key; the memo is dropped when it reaches this size (bounded memory).
+_PLAN_MEMO = 4096
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,8 @@ def replay(
     stored_at: dict[str, float] = {}  # response-cache key -> when its answer was stored
     models: Counter[str] = Counter()
     plan_failures = 0
+    # Identical requests (same response key; markers aside, which `apply` replaces) get identical plans.
+    plans: dict[str, dict[str, Any]] = {}
 
     def bill(name: str, sim_name: str, entry: TraceEntry, request: dict[str, Any], out: int) -> dict[str, Any] | None:
         sim = sims[sim_name]
@@ -290,11 +294,17 @@ def replay(
         models[name_of_model] += 1
         out = output_tokens(entry)
         stripped = strip_markers(request)
-        try:
-            planned = _plan(request)
-        except PromptKeyError:
-            plan_failures += 1  # a request the planner cannot read is sent as it came
-            planned = request
+        key = make_key(request)
+        planned = plans.get(key)
+        if planned is None:
+            try:
+                planned = _plan(request)
+            except PromptKeyError:
+                plan_failures += 1  # a request the planner cannot read is sent as it came
+                planned = request
+            if len(plans) >= _PLAN_MEMO:
+                plans.clear()
+            plans[key] = planned
 
         def price(usage: dict[str, Any] | None, model_name: str = name_of_model) -> float:
             return 0.0 if usage is None else float(cost(usage, model_name).total)
@@ -306,7 +316,6 @@ def replay(
         usage = bill("planned", "planned", entry, planned, out)
         results["planned"].add(entry.ts, usage, price(usage))
 
-        key = make_key(request)
         when = stored_at.get(key)
         if when is not None and entry.ts - when < ttl:
             for name in ("response", "both"):
