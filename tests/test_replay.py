@@ -198,3 +198,20 @@ def test_plain_table_without_rich(
         if text.split() and text.split()[0] in STRATEGIES:
             rows.setdefault(text.split()[0], text.split())
     assert set(rows) == set(STRATEGIES) and rows["none"][1] == "5" and rows["response"][1] == "2"
+
+
+def test_first_token_after_makes_close_requests_write() -> None:
+    # q1 at 0 s and 30 s: with the entry readable only 60 s after the first request started, the second writes
+    late = replay(small_trace(), first_token_after=60).as_dict()
+    assert late["strategies"]["as-sent"]["prompt_cache_hits"] == 2  # 30 s misses; 60 s and 90 s read
+    assert late["misses_by_cause"]["as-sent"].get("in_flight", 0) >= 1
+    with pytest.raises(InvalidOptionError, match="first_token_after"):
+        replay(small_trace(), first_token_after=-1)
+
+
+def test_unknown_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(json.dumps({"ts": 0, "request": small_trace()[0].request}) + "\n")
+    assert main(["replay", str(trace), "--model", "claude-imaginary-9"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "claude-imaginary-9" in err[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 try:
     import anthropic as _sdk
@@ -231,6 +231,12 @@ class CachedMessages:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._core.client.messages, name)
 
+    @overload
+    def create(self, *, stream: Literal[True], **params: Any) -> Stream[RawMessageStreamEvent]: ...
+    @overload
+    def create(self, *, stream: Literal[False] = ..., **params: Any) -> Message: ...
+    @overload
+    def create(self, *, stream: bool, **params: Any) -> Message | Stream[RawMessageStreamEvent]: ...
     def create(self, **params: Any) -> Any:
         """As `anthropic.Anthropic().messages.create`: a `Message`, or with `stream=True` a `Stream` of
         `RawMessageStreamEvent` (a cached answer is replayed as one)."""
@@ -384,6 +390,12 @@ class AsyncCachedMessages:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._core.client.messages, name)
 
+    @overload
+    async def create(self, *, stream: Literal[True], **params: Any) -> AsyncStream[RawMessageStreamEvent]: ...
+    @overload
+    async def create(self, *, stream: Literal[False] = ..., **params: Any) -> Message: ...
+    @overload
+    async def create(self, *, stream: bool, **params: Any) -> Message | AsyncStream[RawMessageStreamEvent]: ...
     async def create(self, **params: Any) -> Any:
         """As `anthropic.AsyncAnthropic().messages.create`."""
         core = self._core

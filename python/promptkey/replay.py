@@ -256,12 +256,24 @@ def replay(
     *,
     model: str | None = None,
     response_ttl: float | None = None,
+    first_token_after: float = 0.0,
     progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:
-    """Replay `entries` (sorted by time here) under every strategy; `model` overrides each request's model."""
+    """Replay `entries` (sorted by time here) under every strategy; `model` overrides each request's model.
+
+    `first_token_after`: seconds after a request starts before the prompt-cache entries it writes become
+    readable (the API makes an entry available once the first response begins), so requests closer together
+    than that all write. 0 (the default) makes every write readable at once: the optimistic bound."""
+    if isinstance(first_token_after, bool) or not isinstance(first_token_after, (int, float)) or first_token_after < 0:
+        raise InvalidOptionError(
+            f"first_token_after must be seconds >= 0, not {first_token_after!r}", path="first_token_after"
+        )
     from promptkey import PromptCacheSimulator, cost, make_key
 
     ordered = sorted(entries, key=lambda entry: entry.ts)
+    # Every model must have a price before anything runs: one clear error, not one per request.
+    for name in sorted({model or str(entry.request["model"]) for entry in ordered}):
+        cost({"input_tokens": 0, "output_tokens": 0}, name)
     ttl = float(response_cache_ttl() if response_ttl is None else response_ttl)
     clock = TraceClock(ordered[0].ts if ordered else 0.0)
     sims = {name: PromptCacheSimulator(clock=clock) for name in ("flat", "as-sent", "planned", "both")}
@@ -275,7 +287,7 @@ def replay(
     def bill(name: str, sim_name: str, entry: TraceEntry, request: dict[str, Any], out: int) -> dict[str, Any] | None:
         sim = sims[sim_name]
         try:
-            usage = dict(sim.submit(request, api_key=entry.scope))
+            usage = dict(sim.submit(request, api_key=entry.scope, first_token_after=first_token_after))
         except PromptKeyError:
             results[name].errors += 1  # the API would have refused the request (400): nothing billed
             return None

@@ -38,6 +38,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--response-ttl", type=float, default=None, metavar="SECONDS", help="response cache TTL (default: its own)"
     )
+    parser.add_argument(
+        "--first-token-after",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds before a prompt-cache write becomes readable (default 0: at once)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -55,7 +62,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         with _progress(len(entries), enabled=not args.json) as advance:
-            report = replay(entries, model=args.model, response_ttl=args.response_ttl, progress=advance)
+            report = replay(
+                entries,
+                model=args.model,
+                response_ttl=args.response_ttl,
+                first_token_after=args.first_token_after,
+                progress=advance,
+            )
     except PromptKeyError as exc:
         print(f"promptkey replay: {exc}", file=sys.stderr)
         return 2
