@@ -30,6 +30,7 @@ from promptkey._core import (
 )
 from promptkey.planner import Plan, plan
 
+# isort: split
 # --- response cache ---
 from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache  # noqa: E402
 
