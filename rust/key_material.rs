@@ -94,7 +94,13 @@ pub fn is_server_tool_type(tool_type: &[u8]) -> bool {
 
 /// Adds the comma-separated betas of one header value or `betas` entry to `out`.
 pub fn add_betas(out: &mut Vec<String>, value: &str) {
-    out.extend(value.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned));
+    out.extend(
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned),
+    );
 }
 
 /// Sorted and de-duplicated, so the same set of betas always gives the same key.
@@ -138,7 +144,10 @@ mod tests {
         assert_eq!(Position::Message.member(b"content", None), Position::Content);
         assert_eq!(Position::Message.member(b"role", None), Position::Data);
         assert_eq!(Position::Content.element(), Position::Block);
-        assert_eq!(Position::Block.member(b"content", Some(b"tool_result")), Position::Content);
+        assert_eq!(
+            Position::Block.member(b"content", Some(b"tool_result")),
+            Position::Content
+        );
         // Only tool_result content is structural; a tool_use input or a document source is data.
         assert_eq!(Position::Block.member(b"content", Some(b"document")), Position::Data);
         assert_eq!(Position::Block.member(b"input", Some(b"tool_use")), Position::Data);

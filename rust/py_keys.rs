@@ -118,9 +118,7 @@ fn make_keys<'py>(
     })?;
     for (i, request) in items.enumerate() {
         let request = request?;
-        let (key, _) = options
-            .key(py, &request)
-            .map_err(|e| e.prefixed(&format!("[{i}]")))?;
+        let (key, _) = options.key(py, &request).map_err(|e| e.prefixed(&format!("[{i}]")))?;
         keys.append(key)?;
     }
     Ok(keys)

@@ -131,9 +131,10 @@ pub(crate) fn is_sentinel(v: &Bound<'_, PyAny>) -> bool {
     if name != b"NotGiven" && name != b"Omit" {
         return false;
     }
-    v.get_type()
-        .module()
-        .is_ok_and(|m| m.to_str().is_ok_and(|m| m.starts_with("anthropic") || m.starts_with("openai")))
+    v.get_type().module().is_ok_and(|m| {
+        m.to_str()
+            .is_ok_and(|m| m.starts_with("anthropic") || m.starts_with("openai"))
+    })
 }
 
 /// `pydantic.BaseModel`, once something has imported pydantic (the SDK's objects are pydantic models;
@@ -200,7 +201,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
                 return self.float(ffi::PyFloat_AS_DOUBLE(v.as_ptr()));
             }
             if tp == &raw mut ffi::PyBool_Type {
-                self.out.put(if v.as_ptr() == ffi::Py_True() { b"true" } else { b"false" });
+                self.out.put(if v.as_ptr() == ffi::Py_True() {
+                    b"true"
+                } else {
+                    b"false"
+                });
                 return Ok(());
             }
         }
@@ -355,12 +360,18 @@ impl<'py, S: Detachable> Walker<'py, S> {
             };
             if unsafe { ffi::PyUnicode_Check(k) } == 0 {
                 return Err(Error::unsupported_type(
-                    format!("object key {} of type {} is not a string", short_repr(&key_obj), type_name(&key_obj)),
+                    format!(
+                        "object key {} of type {} is not a string",
+                        short_repr(&key_obj),
+                        type_name(&key_obj)
+                    ),
                     "",
                 ));
             }
             let key = utf8(&key_obj).map_err(|e| {
-                let message = e.message().replace("is not valid json", "in an object key is not valid json");
+                let message = e
+                    .message()
+                    .replace("is not valid json", "in an object key is not valid json");
                 Error::canonicalization(message, "")
             })?;
             if is_sentinel_fast(&value) || (structural && (value.is_none() || key == b"cache_control")) {
@@ -387,7 +398,13 @@ impl<'py, S: Detachable> Walker<'py, S> {
         result
     }
 
-    fn object_members(&mut self, d: &Bound<'py, PyAny>, pos: Position, depth: usize, start: usize) -> Result<(), Error> {
+    fn object_members(
+        &mut self,
+        d: &Bound<'py, PyAny>,
+        pos: Position,
+        depth: usize,
+        start: usize,
+    ) -> Result<(), Error> {
         let structural = pos.is_structural_object();
         self.collect(d, structural)?;
         let end = self.scratch.len();
@@ -428,7 +445,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
             };
             write_str(&mut self.out, key);
             self.out.put_byte(b':');
-            let child = if structural { pos.member(key, block_type) } else { Position::Data };
+            let child = if structural {
+                pos.member(key, block_type)
+            } else {
+                Position::Data
+            };
             self.value(&value, child, depth + 1)
                 .map_err(|e| e.prefixed(&String::from_utf8_lossy(key)))?;
         }
@@ -515,7 +536,10 @@ pub(crate) fn is_sentinel_fast(v: &Bound<'_, PyAny>) -> bool {
 }
 
 pub fn short_repr(v: &Bound<'_, PyAny>) -> String {
-    let text = v.repr().map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| "?".into());
+    let text = v
+        .repr()
+        .map(|r| r.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "?".into());
     if text.chars().count() > 60 {
         let cut: String = text.chars().take(57).collect();
         format!("{cut}...")
