@@ -150,10 +150,12 @@ pub fn find_escape(bytes: &[u8], from: usize) -> Option<usize> {
         // escape when it equals `"` or `\`, or when max(byte, 0x20) != byte (i.e. byte < 0x20).
         // SAFETY: every load reads 16 bytes starting at `i` with `i + 16 <= len`, inside the slice.
         unsafe {
-            let quote = _mm_set1_epi8(b'"' as i8);
-            let backslash = _mm_set1_epi8(b'\\' as i8);
+            let quote = _mm_set1_epi8(b'"'.cast_signed());
+            let backslash = _mm_set1_epi8(b'\\'.cast_signed());
             let space = _mm_set1_epi8(0x20);
             while i + 16 <= bytes.len() {
+                // `loadu` is the unaligned load, so the cast to a 16-byte-aligned type is fine.
+                #[allow(clippy::cast_ptr_alignment)]
                 let chunk = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
                 let printable = _mm_cmpeq_epi8(_mm_max_epu8(chunk, space), chunk);
                 let special = _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash));
@@ -261,6 +263,7 @@ pub fn non_finite_name(f: f64) -> &'static str {
 /// which equals UTF-16 order except when one string has U+E000–U+FFFF where the other has a
 /// supplementary character: UTF-16 puts the surrogate pair (0xD800…) first, UTF-8 the BMP char.
 #[inline]
+#[allow(clippy::many_single_char_names)] // a/b, x/y, i/s: the two strings and their bytes
 pub fn key_cmp(a: &[u8], b: &[u8]) -> Ordering {
     let Some(i) = a.iter().zip(b).position(|(x, y)| x != y) else {
         return a.len().cmp(&b.len());

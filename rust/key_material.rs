@@ -64,6 +64,7 @@ impl Position {
 
     /// The position of the items of an array found here.
     #[inline]
+    #[must_use]
     pub fn element(self) -> Position {
         match self {
             Position::Messages => Position::Message,
@@ -75,6 +76,7 @@ impl Position {
 
     /// The position of member `key` of an object found here; `block_type` is the object's `type`.
     #[inline]
+    #[must_use]
     pub fn member(self, key: &[u8], block_type: Option<&[u8]>) -> Position {
         match (self, key) {
             (Position::Message, b"content") => Position::Content,

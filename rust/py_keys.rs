@@ -138,7 +138,7 @@ fn key_info<'py>(
 }
 
 /// Reads, and with an argument sets, the string length from which hashing releases the GIL
-/// (benchmarks only: benches/gil_release.py).
+/// (benchmarks only: `benches/gil_release.py`).
 #[pyfunction]
 #[pyo3(signature = (threshold = None, /))]
 fn _gil_release_threshold(threshold: Option<usize>) -> usize {

@@ -64,7 +64,7 @@ fn as_dict<'py>(v: &Bound<'py, PyAny>) -> Result<Option<Bound<'py, PyAny>>, Erro
     Ok(None)
 }
 
-fn str_items<'py>(v: &Bound<'py, PyAny>, what: &str) -> Result<Vec<String>, Error> {
+fn str_items(v: &Bound<'_, PyAny>, what: &str) -> Result<Vec<String>, Error> {
     if v.is_instance_of::<PyString>() {
         return Ok(vec![v
             .extract::<String>()
@@ -167,7 +167,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
         let mut version = None;
         if let Some(headers) = extra_headers.filter(|h| !h.is_none()) {
             let (header_version, header_betas) =
-                self.read_headers(&headers).map_err(|e| e.prefixed("extra_headers"))?;
+                Self::read_headers(&headers).map_err(|e| e.prefixed("extra_headers"))?;
             if let Some(header_betas) = header_betas {
                 // The SDK builds `anthropic-beta` from `betas`, then lets extra_headers replace it:
                 // what goes over the wire is the header's list alone.
@@ -284,7 +284,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
     /// when it is removed with `omit`/`None`). Other headers never change the answer. Names are
     /// case-insensitive, as in HTTP.
     #[allow(clippy::type_complexity)]
-    fn read_headers(&self, headers: &Bound<'py, PyAny>) -> Result<(Option<String>, Option<Vec<String>>), Error> {
+    fn read_headers(headers: &Bound<'py, PyAny>) -> Result<(Option<String>, Option<Vec<String>>), Error> {
         let Some(headers) = as_dict(headers)? else {
             return Err(Error::unsupported_type(
                 format!("extra_headers must be a mapping, not {}", type_name(headers)),

@@ -16,7 +16,7 @@ use crate::errors::Error;
 use crate::key_material::{self as km, Position};
 
 /// Strings at least this long are escaped and hashed with the GIL released, so other threads run
-/// Python meanwhile. Measured (benches/gil_release.py, docs/keys.md): below ~64 KiB the release and
+/// Python meanwhile. Measured (`benches/gil_release.py`, `docs/keys.md`): below ~64 KiB the release and
 /// re-acquire cost more than the parallelism returns.
 pub static DETACH_AT: AtomicUsize = AtomicUsize::new(64 * 1024);
 
@@ -82,7 +82,7 @@ fn type_ptr(v: &Bound<'_, PyAny>) -> *mut ffi::PyTypeObject {
 }
 
 /// The UTF-8 bytes of a str (or str subclass). ASCII strings are read in place; others use the
-/// UTF-8 copy CPython caches on the object. Fails on lone surrogates.
+/// UTF-8 copy `CPython` caches on the object. Fails on lone surrogates.
 pub(crate) fn utf8<'a>(s: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
     let mut len: ffi::Py_ssize_t = 0;
     // SAFETY: `s` is a str; the returned buffer lives as long as `s`.
@@ -116,7 +116,7 @@ fn surrogate_error(s: &Bound<'_, PyAny>) -> Error {
 
 pub(crate) fn type_name(v: &Bound<'_, PyAny>) -> String {
     let tp = v.get_type();
-    let name = tp.qualname().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    let name = tp.qualname().map_or_else(|_| "?".into(), |n| n.to_string());
     match tp.module().map(|m| m.to_string()) {
         Ok(module) if module != "builtins" => format!("{module}.{name}"),
         _ => name,
@@ -256,7 +256,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
         let digits = (|| -> PyResult<String> {
             let exact = unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyNumber_Index(v.as_ptr()))? };
             let text = unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyObject_Repr(exact.as_ptr()))? };
-            Ok(text.extract::<String>()?)
+            text.extract::<String>()
         })()
         .map_err(|e| Error::canonicalization(format!("integer cannot be written in decimal: {e}"), ""))?;
         if !self.exact_ints {
@@ -538,8 +538,7 @@ pub(crate) fn is_sentinel_fast(v: &Bound<'_, PyAny>) -> bool {
 pub fn short_repr(v: &Bound<'_, PyAny>) -> String {
     let text = v
         .repr()
-        .map(|r| r.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "?".into());
+        .map_or_else(|_| "?".into(), |r| r.to_string_lossy().into_owned());
     if text.chars().count() > 60 {
         let cut: String = text.chars().take(57).collect();
         format!("{cut}...")

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from promptkey import key_material, make_key
@@ -34,7 +34,7 @@ RESPONSE = {
 
 
 class Capture(BaseHTTPRequestHandler):
-    captured: list[tuple[dict[str, str], bytes]] = []
+    captured: ClassVar[list[tuple[dict[str, str], bytes]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
