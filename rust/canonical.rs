@@ -150,10 +150,12 @@ pub fn find_escape(bytes: &[u8], from: usize) -> Option<usize> {
         // escape when it equals `"` or `\`, or when max(byte, 0x20) != byte (i.e. byte < 0x20).
         // SAFETY: every load reads 16 bytes starting at `i` with `i + 16 <= len`, inside the slice.
         unsafe {
-            let quote = _mm_set1_epi8(b'"' as i8);
-            let backslash = _mm_set1_epi8(b'\\' as i8);
+            let quote = _mm_set1_epi8(b'"'.cast_signed());
+            let backslash = _mm_set1_epi8(b'\\'.cast_signed());
             let space = _mm_set1_epi8(0x20);
             while i + 16 <= bytes.len() {
+                // `loadu` is the unaligned load, so the cast to a 16-byte-aligned type is fine.
+                #[allow(clippy::cast_ptr_alignment)]
                 let chunk = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
                 let printable = _mm_cmpeq_epi8(_mm_max_epu8(chunk, space), chunk);
                 let special = _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash));
@@ -195,7 +197,14 @@ pub fn write_str<S: Sink>(out: &mut S, text: &[u8]) {
         };
         match short {
             Some(c) => out.put(&[b'\\', c]),
-            None => out.put(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]),
+            None => out.put(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xf)],
+            ]),
         }
         start = i + 1;
     }
@@ -254,6 +263,7 @@ pub fn non_finite_name(f: f64) -> &'static str {
 /// which equals UTF-16 order except when one string has U+E000–U+FFFF where the other has a
 /// supplementary character: UTF-16 puts the surrogate pair (0xD800…) first, UTF-8 the BMP char.
 #[inline]
+#[allow(clippy::many_single_char_names)] // a/b, x/y, i/s: the two strings and their bytes
 pub fn key_cmp(a: &[u8], b: &[u8]) -> Ordering {
     let Some(i) = a.iter().zip(b).position(|(x, y)| x != y) else {
         return a.len().cmp(&b.len());
@@ -389,7 +399,11 @@ mod tests {
         for name in ["arrays", "french", "structures", "unicode", "values", "weird"] {
             let input: serde_json::Value = serde_json::from_str(&data(&format!("input/{name}.json"))).unwrap();
             let got = canonicalize(&from_json(&input)).unwrap();
-            assert_eq!(String::from_utf8(got.clone()).unwrap(), data(&format!("output/{name}.json")), "{name}");
+            assert_eq!(
+                String::from_utf8(got.clone()).unwrap(),
+                data(&format!("output/{name}.json")),
+                "{name}"
+            );
             let hex: String = data(&format!("outhex/{name}.txt")).split_whitespace().collect();
             assert_eq!(hex::encode(&got), hex, "{name}");
         }
@@ -413,7 +427,10 @@ mod tests {
     #[test]
     fn key_order_is_utf16_even_where_utf8_disagrees() {
         // U+FB33 (UTF-8 EF AC B3) sorts after U+1F602 (UTF-16 D83D DE02) but before it in UTF-8.
-        assert_eq!(key_cmp("\u{fb33}".as_bytes(), "\u{1f602}".as_bytes()), Ordering::Greater);
+        assert_eq!(
+            key_cmp("\u{fb33}".as_bytes(), "\u{1f602}".as_bytes()),
+            Ordering::Greater
+        );
         assert_eq!(key_cmp("a\u{1f602}".as_bytes(), "a\u{e000}".as_bytes()), Ordering::Less);
         assert_eq!(key_cmp("\u{d7ff}".as_bytes(), "\u{1f602}".as_bytes()), Ordering::Less);
         assert_eq!(key_cmp(b"ab", b"abc"), Ordering::Less);
@@ -443,7 +460,12 @@ mod tests {
 
     #[test]
     fn integers_and_limits() {
-        let cases = [(0, "0"), (-1, "-1"), (MAX_SAFE_INTEGER, "9007199254740991"), (i64::MIN + 1, "-9223372036854775807")];
+        let cases = [
+            (0, "0"),
+            (-1, "-1"),
+            (MAX_SAFE_INTEGER, "9007199254740991"),
+            (i64::MIN + 1, "-9223372036854775807"),
+        ];
         for (n, text) in cases {
             let mut out = Vec::new();
             write_i64(&mut out, n);
@@ -458,7 +480,12 @@ mod tests {
     #[test]
     fn depth_limit_and_duplicates() {
         // Debug builds use large frames, and dropping a deep `Value` recurses too: give it room.
-        std::thread::Builder::new().stack_size(64 << 20).spawn(depth_checks).unwrap().join().unwrap();
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(depth_checks)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     fn depth_checks() {
@@ -468,14 +495,19 @@ mod tests {
         }
         assert!(canonicalize(&v).is_ok());
         let deeper = Value::Array(vec![v]);
-        assert!(canonicalize(&deeper).unwrap_err().message().contains("nesting deeper than 1000"));
+        assert!(canonicalize(&deeper)
+            .unwrap_err()
+            .message()
+            .contains("nesting deeper than 1000"));
         let dup = Value::Object(vec![("a".into(), Value::Null), ("a".into(), Value::Null)]);
         assert!(matches!(canonicalize(&dup), Err(Error::UnsupportedType { .. })));
     }
 
     #[test]
     fn hash_sink_matches_one_shot_sha256_and_hmac() {
-        let text: Vec<u8> = (0..100_000u32).map(|i| "ab\"cdé".as_bytes()[(i % 7) as usize]).collect();
+        let text: Vec<u8> = (0..100_000u32)
+            .map(|i| "ab\"cdé".as_bytes()[(i % 7) as usize])
+            .collect();
         for secret in [None, Some(&b"k"[..])] {
             let mut buffered = HashSink::new(secret);
             let mut whole = Vec::new();
@@ -491,6 +523,9 @@ mod tests {
         }
         let mut empty = HashSink::new(None);
         empty.put(b"");
-        assert_eq!(empty.hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            empty.hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }
