@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 
 import redis
+import redis.cluster
 
 HOST = "127.0.0.1"
 
@@ -72,6 +73,7 @@ class RedisServer:
         self.cluster = cluster
         self.dir = tempfile.mkdtemp(prefix=f"promptkey-redis-{self.port}-")
         self.proc: subprocess.Popen[bytes] | None = None
+        self._raw: redis.Redis | None = None
         self.start()
 
     @property
@@ -108,10 +110,19 @@ class RedisServer:
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGCONT)
 
+    @property
+    def raw(self) -> redis.Redis:
+        """A plain client for assertions, closed with the server."""
+        if self._raw is None:
+            self._raw = self.client()
+        return self._raw
+
     def client(self, **kwargs: object) -> redis.Redis:
         return redis.Redis(host=HOST, port=self.port, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -120,6 +131,7 @@ class RedisCluster:
     """A 3-master Redis Cluster (no replicas) created with `redis-cli --cluster create`."""
 
     def __init__(self, masters: int = 3) -> None:
+        self._raw: redis.cluster.RedisCluster | None = None
         self.nodes = [RedisServer(cluster=True) for _ in range(masters)]
         addrs = [f"{HOST}:{n.port}" for n in self.nodes]
         subprocess.run(
@@ -143,7 +155,16 @@ class RedisCluster:
     def url(self) -> str:
         return f"redis://{HOST}:{self.nodes[0].port}/0"
 
+    @property
+    def raw(self) -> redis.cluster.RedisCluster:
+        """A plain cluster client for assertions, closed with the cluster."""
+        if self._raw is None:
+            self._raw = redis.cluster.RedisCluster.from_url(self.url)
+        return self._raw
+
     def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
         for node in self.nodes:
             node.close()
 

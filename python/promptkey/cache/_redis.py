@@ -9,6 +9,7 @@ matter). The given client is left open for its owner; the store closes the conne
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import threading
 from typing import Any
@@ -291,6 +292,9 @@ class _SyncBound:
         for c in (self._cmd, self._block):
             if c is not None:
                 c.close()
+                # A client built on an explicit pool leaves the pool open on close(): disconnect it too.
+                if isinstance(c, redis.Redis):
+                    c.connection_pool.disconnect()
         self._cmd = self._block = None
 
 
@@ -307,13 +311,29 @@ class _AsyncBound:
         self._cmd: Any = None
         self._block: Any = None
         self._scripts: dict[str, Any] = {}
+        self._init_lock: asyncio.Lock | None = None
 
-    def _client(self) -> Any:
+    async def _client(self) -> Any:
         if self._cmd is None:
-            cmd = _derive_async(self.store.client, self.timeout, self.timeout)
-            self._scripts = {name: cmd.register_script(getattr(_lock, name)) for name in _SCRIPTS}
-            self._cmd = cmd
+            async with self._lock():
+                if self._cmd is None:
+                    cmd = await self._open(self.timeout)
+                    self._scripts = {name: cmd.register_script(getattr(_lock, name)) for name in _SCRIPTS}
+                    self._cmd = cmd
         return self._cmd
+
+    def _lock(self) -> asyncio.Lock:
+        if self._init_lock is None:
+            self._init_lock = asyncio.Lock()
+        return self._init_lock
+
+    async def _open(self, read_timeout: float) -> Any:
+        client = _derive_async(self.store.client, self.timeout, read_timeout)
+        # redis-py's asyncio cluster client breaks when many tasks make its first commands at once
+        # ("'NoneType' object has no attribute 'writelines'"): initialize it once, before anyone uses it.
+        if isinstance(client, redis.asyncio.cluster.RedisCluster):
+            await client.initialize()
+        return client
 
     async def _guard(self, coro_fn: Any, *args: Any) -> Any:
         if not self.breaker.allow():
@@ -327,13 +347,13 @@ class _AsyncBound:
         return result
 
     async def _get(self, skey: str) -> Any:
-        return await self._client().get(skey)
+        return await (self._cmd or await self._client()).get(skey)
 
     async def get(self, skey: str) -> bytes | None:
         return await self._guard(self._get, skey)  # type: ignore[no-any-return]
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        self._client()
+        await self._client()
         return await self._scripts[name](keys=keys, args=args)
 
     async def acquire(self, skey: str, token: str, lock_ms: int, seen: bytes | None) -> tuple[int, bytes | int]:
@@ -353,7 +373,9 @@ class _AsyncBound:
 
     async def _blmove(self, ready: str, timeout: float) -> Any:
         if self._block is None:
-            self._block = _derive_async(self.store.client, self.timeout, WAIT_SLICE + self.timeout)
+            async with self._lock():
+                if self._block is None:
+                    self._block = await self._open(WAIT_SLICE + self.timeout)
         return await self._block.blmove(ready, ready, timeout, "LEFT", "RIGHT")
 
     async def wait(self, skey: str, timeout: float) -> bool:
@@ -366,7 +388,10 @@ class _AsyncBound:
     async def aclose(self) -> None:
         for c in (self._cmd, self._block):
             if c is not None:
-                await c.aclose()
+                if isinstance(c, redis.asyncio.Redis):
+                    await c.aclose(close_connection_pool=True)
+                else:
+                    await c.aclose()
         self._cmd = self._block = None
 
 
