@@ -11,7 +11,9 @@ from promptkey._exceptions import (
     UnsupportedTypeError,
 )
 
+# isort: split
 # --- keys ---
+from promptkey._core import canonical_json, key_material, make_key, make_keys
 
 # isort: split
 # --- prefix / simulator / planner ---
@@ -39,7 +41,11 @@ __all__ = [
     "PromptKeyError",
     "UnsupportedTypeError",
     "__version__",
+    "canonical_json",
     "diff",
+    "key_material",
+    "make_key",
+    "make_keys",
     "prefix_blocks",
     "set_thinking_in_system_models",
     "thinking_in_system_models",
