@@ -4,7 +4,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TypeAlias, final
 
 __version__: str
-__all__ = ["__version__"]  # each section below extends this list
 
 # --- keys (rust/py_keys.rs) ---
 
