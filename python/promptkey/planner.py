@@ -281,6 +281,9 @@ def _volatile_warnings(
         if b["reuse_5m"] == 0.0 and b["reuse_1h"] == 0.0:
             continue  # declared new every request: no breakpoint relies on it
         obj = _lookup(request, b["path"])
+        # Offsets are code points within the block's text, or within its JSON for other blocks.
+        if isinstance(obj, Mapping) and isinstance(obj.get("text"), str):
+            obj = obj["text"]
         text = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False, default=str)
         for what, pattern in _VOLATILE:
             m = pattern.search(text)
