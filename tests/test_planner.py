@@ -9,9 +9,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import promptkey
+import pytest
 from promptkey import InvalidOptionError, Plan, PromptCacheSimulator, plan
 from promptkey.cli import main
 
@@ -57,7 +56,12 @@ def four_layers(day: int = 0, hour: int = 0, n: int = 0) -> dict[str, Any]:
     }
 
 
-LAYERS = {"tools": "never", "system": "daily", "messages[0].content[0]": "hourly", "messages[0].content[1]": "per-request"}
+LAYERS = {
+    "tools": "never",
+    "system": "daily",
+    "messages[0].content[0]": "hourly",
+    "messages[0].content[1]": "per-request",
+}
 
 
 def billed(usage: dict[str, Any]) -> float:
@@ -141,7 +145,16 @@ def test_apply_replaces_markers_and_never_mutates() -> None:
     req["tools"][0]["cache_control"] = FIVE
     req["messages"][0]["content"][1]["cache_control"] = FIVE
     req["messages"].append(
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "r", "cache_control": FIVE}]}]}
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t",
+                    "content": [{"type": "text", "text": "r", "cache_control": FIVE}],
+                }
+            ],
+        }
     )
     snapshot = copy.deepcopy(req)
     p = plan(req, reuse={"system": "never", "messages": "per-request", "tools": "never"}, rate=1.0, tokenizer=tok)

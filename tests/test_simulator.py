@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from promptkey import InvalidOptionError, PromptCacheError, PromptCacheSimulator, PromptKeyError
 
 FIVE = {"type": "ephemeral", "ttl": "5m"}
@@ -125,7 +124,12 @@ def test_tool_use_and_tool_result_runs_are_one_position_each() -> None:
 def test_mixed_ttl_billing_a_b_c() -> None:
     s, clock = sim(min_tokens=100)
     system = [text(1000, "s0", HOUR), text(1000, "s1")]
-    req = {"model": "claude-sonnet-4-5", "max_tokens": 5, "system": system, "messages": [{"role": "user", "content": "x"}]}
+    req = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 5,
+        "system": system,
+        "messages": [{"role": "user", "content": "x"}],
+    }
     s.submit(req)
     # A = 1,000 (hit at system[0]), B = 2,000 (1h at system[1]), C = 3,000 (5m on the message), tail 1.
     req2 = copy.deepcopy(req)
@@ -158,7 +162,9 @@ def test_five_breakpoints_raise_the_api_message() -> None:
     req = conversation(5, tokens=300)
     for block in req["messages"][0]["content"]:
         block["cache_control"] = FIVE
-    with pytest.raises(PromptCacheError, match=r"^A maximum of 4 blocks with cache_control may be provided\. Found 5\.$"):
+    with pytest.raises(
+        PromptCacheError, match=r"^A maximum of 4 blocks with cache_control may be provided\. Found 5\.$"
+    ):
         s.submit(req)
     assert isinstance(PromptCacheError("x"), ValueError | PromptKeyError)
 
@@ -217,7 +223,11 @@ def test_below_the_minimum_caches_nothing_and_raises_nothing(model: str, minimum
     for _ in range(2):
         u = s.submit(short)
         clock.now += 1
-        assert (u["input_tokens"], u["cache_creation_input_tokens"], u["cache_read_input_tokens"]) == (minimum - 1, 0, 0)
+        assert (u["input_tokens"], u["cache_creation_input_tokens"], u["cache_read_input_tokens"]) == (
+            minimum - 1,
+            0,
+            0,
+        )
     [record] = s.explain()
     assert record["reason"] == "below_minimum"
     assert record["message"] == (
@@ -245,7 +255,9 @@ def test_min_tokens_override_and_unknown_models() -> None:
     assert s.submit(req)["cache_creation_input_tokens"] == 0  # the table, not the dated override
     odd = conversation(1, bp=1, tokens=1100, model="claude-next-9")
     s, _ = sim()
-    with pytest.warns(UserWarning, match=r"unknown model .claude-next-9.: assuming a minimum cacheable prefix of 1,024"):
+    with pytest.warns(
+        UserWarning, match=r"unknown model .claude-next-9.: assuming a minimum cacheable prefix of 1,024"
+    ):
         assert s.submit(odd)["cache_creation_input_tokens"] == 1100
     with pytest.raises(InvalidOptionError, match="min_tokens must be a non-negative int or a mapping"):
         PromptCacheSimulator(min_tokens=[1])  # type: ignore[arg-type]
@@ -414,7 +426,10 @@ def test_prepared_requests_and_traces() -> None:
     s.clear()
     assert len(s) == 0 and s.explain() == []
     with pytest.raises(PromptCacheError):
-        s.prepare(dict(conversation(5, tokens=300), cache_control=FIVE) | {"messages": [{"role": "user", "content": [text(1, cc=FIVE)] * 5}]})
+        s.prepare(
+            dict(conversation(5, tokens=300), cache_control=FIVE)
+            | {"messages": [{"role": "user", "content": [text(1, cc=FIVE)] * 5}]}
+        )
     with pytest.raises(InvalidOptionError, match="first_token_after"):
         s.submit(prepared, first_token_after=-1.0)
     with pytest.raises(InvalidOptionError, match=r"\(timestamp, request\) pairs"):
@@ -459,7 +474,9 @@ def test_usage_always_adds_up_to_the_prompt(turns: list[tuple[int, list[int], bo
         u = s.submit(req, api_key=key)
         assert u["input_tokens"] + u["cache_read_input_tokens"] + u["cache_creation_input_tokens"] == 150 * n
         parts = u["cache_creation"]
-        assert parts["ephemeral_5m_input_tokens"] + parts["ephemeral_1h_input_tokens"] == u["cache_creation_input_tokens"]
+        assert (
+            parts["ephemeral_5m_input_tokens"] + parts["ephemeral_1h_input_tokens"] == u["cache_creation_input_tokens"]
+        )
         records = s.explain()
         assert sum(r["tokens_written"] for r in records) == u["cache_creation_input_tokens"]
         assert all((r["reason"] == "hit") == (r["hit_index"] is not None) for r in records)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from promptkey._core import __version__
+# --- keys ---
+# --- prefix / simulator / planner ---
+from promptkey._core import PreparedRequest, PromptCacheSimulator, __version__
 from promptkey._exceptions import (
     CanonicalizationError,
     InvalidOptionError,
@@ -10,11 +12,6 @@ from promptkey._exceptions import (
     PromptKeyError,
     UnsupportedTypeError,
 )
-
-# --- keys ---
-
-# --- prefix / simulator / planner ---
-from promptkey._core import PreparedRequest, PromptCacheSimulator
 from promptkey.planner import Plan, plan
 
 # --- response cache ---
