@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-# --- keys ---
-# --- prefix / simulator / planner ---
-from promptkey._core import PreparedRequest, PromptCacheSimulator, __version__
+from promptkey._core import __version__
 from promptkey._exceptions import (
     CanonicalizationError,
     InvalidOptionError,
@@ -12,6 +10,11 @@ from promptkey._exceptions import (
     PromptKeyError,
     UnsupportedTypeError,
 )
+
+# --- keys ---
+
+# --- prefix / simulator / planner ---
+from promptkey._core import PreparedRequest, PromptCacheSimulator
 from promptkey.planner import Plan, plan
 
 # --- response cache ---
