@@ -265,7 +265,9 @@ fn optimize(ctx: &Ctx, candidates: &[usize], ttls: &[Ttl], max: usize, ordered: 
     let mut best = (total as f64 * input, None);
     for (c, &k) in candidates.iter().enumerate() {
         for (t, &ttl) in ttls.iter().enumerate() {
-            let penalty = TIE_BREAK * (1.0 + f64::from(u8::from(ttl == Ttl::OneHour))) * (total as f64 + 1.0);
+            // Scaled by the price of the whole prompt so it stays negligible in any unit (tokens or USD).
+            let scale = (total as f64 + 1.0) * input.max(f64::MIN_POSITIVE);
+            let penalty = TIE_BREAK * (1.0 + f64::from(u8::from(ttl == Ttl::OneHour))) * scale;
             for n in 1..=max {
                 let (mut here, mut from) = (f64::INFINITY, None);
                 if n == 1 {

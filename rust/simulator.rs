@@ -513,9 +513,10 @@ pub fn sentence(report: &BreakpointReport, blocks: &[Block], model: &str, minimu
     };
     let mut s = match (report.reason, report.detail) {
         (Reason::Hit, Detail::Age { index, seconds: age, ttl, last_was_read }) => format!(
-            "hit: read {} tokens through {}, last {} {} ago, TTL {}",
+            "hit: read {} tokens through {}{}; last {} {} ago, TTL {}",
             thousands(blocks.get(index).map_or(0, |_| prefix_tokens(blocks, index))),
             path(index),
+            if index == report.index { "" } else { " (found by lookback)" },
             if last_was_read { "read" } else { "written" },
             seconds(age),
             seconds(ttl.seconds()),
