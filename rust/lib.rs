@@ -3,12 +3,24 @@
 
 pub mod blocks;
 pub mod errors;
+pub mod fingerprint;
 pub mod models;
+pub mod planner;
+pub mod prefix;
+pub mod py_fingerprint;
+pub mod py_planner;
+pub mod py_prefix;
+pub mod py_simulator;
+pub mod simulator;
+pub mod tokens;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    py_prefix::register(m)?;
+    py_simulator::register(m)?;
+    py_planner::register(m)?;
     Ok(())
 }

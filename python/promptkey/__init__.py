@@ -12,9 +12,16 @@ from promptkey._exceptions import (
 )
 
 # --- keys ---
+
 # --- prefix / simulator / planner ---
+# isort: split
+from promptkey._core import PreparedRequest, PromptCacheSimulator
+from promptkey.planner import Plan, plan
+
 # --- response cache ---
+
 # --- prices and cost ---
+# isort: split
 # `promptkey.cost` is the function; its module's other names are re-exported here
 from promptkey.cost import Cost, Tokens, cost, fold_usage, usage_tokens
 from promptkey.prices import UnknownModelError, load_prices
@@ -26,7 +33,10 @@ __all__ = [
     "Cost",
     "CountTokens",
     "InvalidOptionError",
+    "Plan",
+    "PreparedRequest",
     "PromptCacheError",
+    "PromptCacheSimulator",
     "PromptKeyError",
     "Tokens",
     "UnknownModelError",
@@ -35,5 +45,6 @@ __all__ = [
     "cost",
     "fold_usage",
     "load_prices",
+    "plan",
     "usage_tokens",
 ]

@@ -1,0 +1,166 @@
+//! Byte-level pieces of a block fingerprint (DESIGN §2): JSON written the way Python's `json` module
+//! writes it with `separators=(",", ":")` and `ensure_ascii=False`, because that is what the SDK puts
+//! on the wire. Keys keep their given order; that is the caller's job. Pure Rust: the Python-object walk
+//! lives in `py_fingerprint.rs`.
+
+/// Appends `s` as a JSON string literal, escaping exactly what `json.dumps(ensure_ascii=False)` escapes:
+/// `"` `\` and the C0 controls (`\b \t \n \f \r` by name, the rest as lowercase `\u00xx`).
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends `f` as Python's `repr(float)` writes it (`1.0`, `0.0001`, `1e-05`, `1e+16`, `-0.0`).
+/// Non-finite values are not JSON; the caller reports them with a path.
+pub fn write_f64(out: &mut Vec<u8>, f: f64) -> Result<(), &'static str> {
+    if f.is_nan() {
+        return Err("nan");
+    }
+    if f.is_infinite() {
+        return Err(if f > 0.0 { "infinity" } else { "-infinity" });
+    }
+    if f.is_sign_negative() {
+        out.push(b'-');
+    }
+    if f == 0.0 {
+        out.extend_from_slice(b"0.0");
+        return Ok(());
+    }
+    // ryu-js gives the shortest round-trip digits (the same digits CPython's repr picks); only the
+    // layout differs, so split it into digits and a decimal-point position and lay it out again.
+    let mut buf = ryu_js::Buffer::new();
+    let js = buf.format_finite(f.abs());
+    let (mantissa, exp) = match js.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (js, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
+    // Value = 0.DIGITS × 10^decpt.
+    let mut decpt = i32::try_from(int_part.len()).unwrap_or(0) + exp;
+    let leading = digits.iter().take_while(|&&d| d == b'0').count();
+    digits.drain(..leading);
+    decpt -= i32::try_from(leading).unwrap_or(0);
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    let n = i32::try_from(digits.len()).unwrap_or(0);
+    if decpt <= -4 || decpt > 16 {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        let e = decpt - 1;
+        out.push(b'e');
+        out.push(if e < 0 { b'-' } else { b'+' });
+        let e = e.unsigned_abs();
+        if e < 10 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(e.to_string().as_bytes());
+    } else if decpt <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', decpt.unsigned_abs() as usize));
+        out.extend_from_slice(&digits);
+    } else if decpt >= n {
+        out.extend_from_slice(&digits);
+        out.extend(std::iter::repeat_n(b'0', (decpt - n) as usize));
+        out.extend_from_slice(b".0");
+    } else {
+        let split = decpt as usize;
+        out.extend_from_slice(&digits[..split]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[split..]);
+    }
+    Ok(())
+}
+
+/// Appends an 8-byte big-endian length followed by the bytes: the framing of every field hashed into a
+/// prefix digest, so that no two different field sequences can produce the same hash input.
+pub fn len_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(x: f64) -> String {
+        let mut out = Vec::new();
+        write_f64(&mut out, x).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn s(x: &str) -> String {
+        let mut out = Vec::new();
+        write_str(&mut out, x);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_match_python_repr() {
+        let cases = [
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (1e-7, "1e-07"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (1.5, "1.5"),
+            (123.456, "123.456"),
+            (1e22, "1e+22"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (-2.5e-5, "-2.5e-05"),
+            (1234567890123456.7, "1234567890123456.8"),
+            (12345678901234567.0, "1.2345678901234568e+16"),
+            (0.25, "0.25"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(f(x), want, "{x:?}");
+        }
+        assert_eq!(write_f64(&mut Vec::new(), f64::NAN), Err("nan"));
+        assert_eq!(write_f64(&mut Vec::new(), f64::NEG_INFINITY), Err("-infinity"));
+    }
+
+    #[test]
+    fn strings_escape_like_python_json() {
+        assert_eq!(s("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(s("\n\r\t\u{8}\u{c}"), r#""\n\r\t\b\f""#);
+        assert_eq!(s("\u{1}\u{1f}\u{7f}"), "\"\\u0001\\u001f\u{7f}\"");
+        assert_eq!(s("café 日本語 😀 \u{2028}"), "\"café 日本語 😀 \u{2028}\"");
+    }
+
+    #[test]
+    fn length_prefix_is_big_endian_u64() {
+        let mut out = Vec::new();
+        len_prefixed(&mut out, b"ab");
+        assert_eq!(out, [0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']);
+    }
+}

@@ -1,0 +1,585 @@
+//! The walk from a Python request (dicts, lists, the SDK's pydantic objects) to `prefix::Parsed`: block
+//! fingerprints written the way Python's `json` writes them, after the structural normalization of
+//! DESIGN §1 rules 4–5. Errors are `crate::errors::Error` with a path, prefixed segment by segment as
+//! they unwind, so the happy path never builds a path string.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::blocks::{Marker, Section, Ttl};
+use crate::errors::Error;
+use crate::fingerprint::{write_f64, write_str};
+use crate::prefix::{api_location, Parsed, RawBlock, Settings};
+
+const MAX_DEPTH: usize = 1000;
+/// Tool types that run on Anthropic's side: not fingerprinted as tools, their presence is context.
+const SERVER_TOOL_PREFIXES: [&str; 3] = ["web_search_", "web_fetch_", "code_execution_"];
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
+}
+
+/// The SDK's "not given" sentinels are absent wherever they appear (DESIGN §1).
+fn is_sentinel(obj: &Bound<'_, PyAny>) -> bool {
+    matches!(type_name(obj).as_str(), "NotGiven" | "Omit")
+}
+
+fn absent(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_none() || is_sentinel(obj)
+}
+
+fn py_error(err: &PyErr, py: Python<'_>, path: &str) -> Error {
+    Error::unsupported_type(err.value(py).to_string(), path)
+}
+
+/// An SDK pydantic object as the dict the SDK would send; anything else unchanged.
+fn as_plain<'py>(obj: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, Error> {
+    if obj.is_instance_of::<PyDict>() || !obj.hasattr("model_dump").unwrap_or(false) || obj.is_instance_of::<pyo3::types::PyType>() {
+        return Ok(obj.clone());
+    }
+    let py = obj.py();
+    let kwargs = PyDict::new(py);
+    let set = |k: &str, v: Bound<'py, PyAny>| kwargs.set_item(k, v).map_err(|e| py_error(&e, py, ""));
+    set("mode", PyString::new(py, "json").into_any())?;
+    set("exclude_unset", PyBool::new(py, true).to_owned().into_any())?;
+    obj.call_method("model_dump", (), Some(&kwargs)).map_err(|e| py_error(&e, py, ""))
+}
+
+fn as_dict<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Bound<'py, PyDict>, Error> {
+    let plain = as_plain(obj)?;
+    match plain.cast_into::<PyDict>() {
+        Ok(d) => Ok(d),
+        Err(e) => Err(Error::unsupported_type(
+            format!("{what} must be an object, got {}", type_name(e.into_inner().as_any())),
+            "",
+        )),
+    }
+}
+
+/// The items of a JSON array value: lists and tuples only (a one-shot iterable would be consumed).
+fn as_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Vec<Bound<'py, PyAny>>, Error> {
+    if let Ok(l) = obj.cast::<PyList>() {
+        return Ok(l.iter().collect());
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return Ok(t.iter().collect());
+    }
+    Err(Error::unsupported_type(format!("{what} must be a list, got {}", type_name(obj)), ""))
+}
+
+fn key_str<'a>(k: &'a Bound<'_, PyAny>) -> Result<&'a str, Error> {
+    let s = k
+        .cast::<PyString>()
+        .map_err(|_| Error::unsupported_type(format!("object keys must be str, got {}", type_name(k)), ""))?;
+    s.to_str().map_err(|_| Error::canonicalization("a key with a lone surrogate is not valid json", ""))
+}
+
+fn str_of(s: &Bound<'_, PyString>) -> Result<String, Error> {
+    Ok(s.to_str().map_err(|_| Error::canonicalization("a string with a lone surrogate is not valid json", ""))?.to_owned())
+}
+
+/// Writes Python values as JSON bytes in Python `json`'s spelling. `media_bytes` counts the bytes of
+/// `data` strings (base64 payloads), which the token estimate prices apart from text.
+#[derive(Default)]
+pub struct JsonOut {
+    pub buf: Vec<u8>,
+    pub media_bytes: usize,
+    stack: Vec<*mut ffi::PyObject>,
+}
+
+impl JsonOut {
+    fn enter(&mut self, obj: &Bound<'_, PyAny>) -> Result<(), Error> {
+        let ptr = obj.as_ptr();
+        if self.stack.len() >= MAX_DEPTH {
+            let message = if self.stack.contains(&ptr) {
+                "a cycle (an object inside itself) is not valid json".to_owned()
+            } else {
+                format!("nesting deeper than {MAX_DEPTH} levels is not supported")
+            };
+            return Err(Error::canonicalization(message, ""));
+        }
+        self.stack.push(ptr);
+        Ok(())
+    }
+
+    /// Writes `obj`; returns false (writing nothing) for an SDK sentinel, which is absent.
+    pub fn value(&mut self, obj: &Bound<'_, PyAny>) -> Result<bool, Error> {
+        if let Ok(s) = obj.cast_exact::<PyString>() {
+            self.string(s)?;
+        } else if let Ok(d) = obj.cast::<PyDict>() {
+            self.enter(obj)?;
+            self.dict(d, false)?;
+            self.stack.pop();
+        } else if let Ok(l) = obj.cast::<PyList>() {
+            self.enter(obj)?;
+            self.list(l.iter())?;
+            self.stack.pop();
+        } else if obj.is_none() {
+            self.buf.extend_from_slice(b"null");
+        } else if let Ok(b) = obj.cast::<PyBool>() {
+            self.buf.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+        } else if let Ok(i) = obj.cast::<PyInt>() {
+            if let Ok(v) = i.extract::<i64>() {
+                self.buf.extend_from_slice(v.to_string().as_bytes());
+            } else {
+                // Python writes big integers digit for digit; so do we.
+                let text = i.str().map_err(|e| py_error(&e, obj.py(), ""))?;
+                self.buf.extend_from_slice(text.to_string().as_bytes());
+            }
+        } else if let Ok(f) = obj.cast::<PyFloat>() {
+            write_f64(&mut self.buf, f.value())
+                .map_err(|what| Error::canonicalization(format!("{what} is not valid json"), ""))?;
+        } else if let Ok(s) = obj.cast::<PyString>() {
+            self.string(s)?; // a str subclass, such as a str enum member: its value
+        } else if let Ok(t) = obj.cast::<PyTuple>() {
+            self.enter(obj)?;
+            self.list(t.iter())?;
+            self.stack.pop();
+        } else if is_sentinel(obj) {
+            return Ok(false);
+        } else {
+            let plain = as_plain(obj)?;
+            if plain.is(obj) {
+                return Err(Error::unsupported_type(format!("unsupported type {}", type_name(obj)), ""));
+            }
+            self.enter(obj)?;
+            let written = self.value(&plain)?;
+            self.stack.pop();
+            return Ok(written);
+        }
+        Ok(true)
+    }
+
+    fn string(&mut self, s: &Bound<'_, PyString>) -> Result<(), Error> {
+        let text = s
+            .to_str()
+            .map_err(|_| Error::canonicalization("a string with a lone surrogate is not valid json", ""))?;
+        write_str(&mut self.buf, text);
+        Ok(())
+    }
+
+    fn list<'py>(&mut self, items: impl Iterator<Item = Bound<'py, PyAny>>) -> Result<(), Error> {
+        self.buf.push(b'[');
+        let mut first = true;
+        for (i, item) in items.enumerate() {
+            let mark = self.buf.len();
+            if !first {
+                self.buf.push(b',');
+            }
+            if self.value(&item).map_err(|e| e.prefixed(&format!("[{i}]")))? {
+                first = false;
+            } else {
+                self.buf.truncate(mark);
+            }
+        }
+        self.buf.push(b']');
+        Ok(())
+    }
+
+    /// Writes a dict. At a structural position (`structural`), members that are null or absent and
+    /// `cache_control` are dropped (DESIGN §1 rule 4); elsewhere everything is kept byte for byte.
+    fn dict(&mut self, d: &Bound<'_, PyDict>, structural: bool) -> Result<(), Error> {
+        self.buf.push(b'{');
+        let mut first = true;
+        for (k, v) in d.iter() {
+            let key = key_str(&k)?;
+            if structural && (key == "cache_control" || absent(&v)) {
+                continue;
+            }
+            let mark = self.buf.len();
+            if !first {
+                self.buf.push(b',');
+            }
+            write_str(&mut self.buf, key);
+            self.buf.push(b':');
+            let start = self.buf.len();
+            if self.value(&v).map_err(|e| e.prefixed(key))? {
+                first = false;
+                if key == "data" && v.is_instance_of::<PyString>() {
+                    self.media_bytes += self.buf.len() - start;
+                }
+            } else {
+                self.buf.truncate(mark);
+            }
+        }
+        self.buf.push(b'}');
+        Ok(())
+    }
+}
+
+/// A `cache_control` value as a TTL (`None` for null); anything the API would reject is its 400.
+pub fn parse_marker(value: &Bound<'_, PyAny>) -> Result<Option<Ttl>, Error> {
+    if absent(value) {
+        return Ok(None);
+    }
+    let d = as_dict(value, "cache_control")?;
+    let field = |name: &str| -> Result<Option<String>, Error> {
+        match d.get_item(name).ok().flatten().filter(|v| !absent(v)) {
+            None => Ok(None),
+            Some(v) => match v.cast::<PyString>() {
+                Ok(s) => str_of(s).map(Some),
+                Err(_) => Err(Error::prompt_cache(format!("cache_control.{name}: Input should be a valid string"), name)),
+            },
+        }
+    };
+    if field("type")?.as_deref() != Some("ephemeral") {
+        return Err(Error::prompt_cache("cache_control.type: Input should be 'ephemeral'", "type"));
+    }
+    match field("ttl")?.as_deref() {
+        None | Some("5m") => Ok(Some(Ttl::FiveMinutes)),
+        Some("1h") => Ok(Some(Ttl::OneHour)),
+        Some(_) => Err(Error::prompt_cache("cache_control.ttl: Input should be '5m' or '1h'", "ttl")),
+    }
+}
+
+fn text_block(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(b"{\"type\":\"text\",\"text\":");
+    write_str(out, text);
+    out.push(b'}');
+}
+
+/// Builds `Parsed` from a request; `blocks` come out with `tokens == 0` (the caller counts them).
+pub struct Walker<'py> {
+    pub parsed: Parsed,
+    extra_body: Option<Bound<'py, PyDict>>,
+    request: Option<Bound<'py, PyDict>>,
+}
+
+impl<'py> Walker<'py> {
+    pub fn new(request: &Bound<'py, PyAny>) -> Result<Walker<'py>, Error> {
+        let request = as_dict(request, "the request")?;
+        let extra_body = match request.get_item("extra_body").ok().flatten().filter(|v| !absent(v)) {
+            Some(v) => Some(as_dict(&v, "extra_body").map_err(|e| e.prefixed("extra_body"))?),
+            None => None,
+        };
+        Ok(Walker {
+            parsed: Parsed::default(),
+            extra_body,
+            request: Some(request),
+        })
+    }
+
+    /// A walker for messages appended to an existing chain (no request-level members).
+    pub fn for_append() -> Walker<'py> {
+        Walker {
+            parsed: Parsed::default(),
+            extra_body: None,
+            request: None,
+        }
+    }
+
+    /// A top-level member as the SDK sends it: `extra_body` wins (shallow merge), null is absent.
+    fn get(&self, name: &str) -> Option<Bound<'py, PyAny>> {
+        let pick = |d: &Option<Bound<'py, PyDict>>| d.as_ref().and_then(|d| d.get_item(name).ok().flatten());
+        pick(&self.extra_body).or_else(|| pick(&self.request)).filter(|v| !absent(v))
+    }
+
+    fn json(&self, value: &Bound<'py, PyAny>, path: &str) -> Result<Vec<u8>, Error> {
+        let mut out = JsonOut::default();
+        out.value(value).map_err(|e| e.prefixed(path))?;
+        Ok(out.buf)
+    }
+
+    pub fn walk(mut self) -> Result<Parsed, Error> {
+        let model = self.get("model").ok_or_else(|| Error::prompt_cache("model: Field required", "model"))?;
+        let model = model
+            .cast::<PyString>()
+            .map_err(|_| Error::unsupported_type(format!("model must be a str, got {}", type_name(&model)), "model"))
+            .and_then(|s| str_of(s).map_err(|e| e.prefixed("model")))?;
+        self.parsed.model = model;
+        self.settings()?;
+        if let Some(tools) = self.get("tools") {
+            for (i, tool) in as_items(&tools, "tools").map_err(|e| e.prefixed("tools"))?.iter().enumerate() {
+                self.tool(tool, i).map_err(|e| e.prefixed(&format!("tools[{i}]")))?;
+            }
+        }
+        if let Some(system) = self.get("system") {
+            if let Ok(s) = system.cast::<PyString>() {
+                let mut raw = RawBlock {
+                    section: Section::System,
+                    path: "system[0]".into(),
+                    kind: "text".into(),
+                    ..RawBlock::default()
+                };
+                let text = str_of(s).map_err(|e| e.prefixed("system"))?;
+                text_block(&mut raw.fingerprint, &text);
+                raw.cacheable = !text.is_empty();
+                raw.text = Some(text);
+                self.parsed.blocks.push(raw);
+            } else {
+                for (i, block) in as_items(&system, "system").map_err(|e| e.prefixed("system"))?.iter().enumerate() {
+                    let path = format!("system[{i}]");
+                    self.block(block, Section::System, path.clone(), None, &[])
+                        .map_err(|e| e.prefixed(&path))?;
+                }
+            }
+        }
+        if let Some(messages) = self.get("messages") {
+            let items = as_items(&messages, "messages").map_err(|e| e.prefixed("messages"))?;
+            self.parsed.messages = items.len();
+            for (i, message) in items.iter().enumerate() {
+                self.message(message, i).map_err(|e| e.prefixed(&format!("messages[{i}]")))?;
+            }
+        }
+        if let Some(cc) = self.get("cache_control") {
+            self.parsed.top_level = parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?;
+        }
+        Ok(self.parsed)
+    }
+
+    fn settings(&mut self) -> Result<(), Error> {
+        let mut s = Settings::default();
+        if let Some(v) = self.get("tool_choice") {
+            s.tool_choice = Some(self.json(&v, "tool_choice")?);
+        }
+        if let Some(v) = self.get("thinking") {
+            // Decision: an explicit {"type": "disabled"} is the default, so it equals absent.
+            let json = self.json(&v, "thinking")?;
+            if json != b"{\"type\":\"disabled\"}" {
+                s.thinking = Some(json);
+            }
+        }
+        if let Some(config) = self.get("output_config") {
+            let config = as_dict(&config, "output_config").map_err(|e| e.prefixed("output_config"))?;
+            if let Some(effort) = config.get_item("effort").ok().flatten().filter(|v| !absent(v)) {
+                let json = self.json(&effort, "output_config.effort")?;
+                // The docs: setting effort explicitly to its default ("high") does not invalidate.
+                if json != b"\"high\"" {
+                    s.effort = Some(json);
+                }
+            }
+        }
+        if let Some(v) = self.get("speed") {
+            let json = self.json(&v, "speed")?;
+            // Decision: "standard" is the default speed, so it equals absent.
+            if json != b"\"standard\"" {
+                s.speed = Some(json);
+            }
+        }
+        self.parsed.settings = s;
+        Ok(())
+    }
+
+    fn tool(&mut self, tool: &Bound<'py, PyAny>, i: usize) -> Result<(), Error> {
+        let d = as_dict(tool, "a tool")?;
+        let marker = match d.get_item("cache_control").ok().flatten() {
+            Some(cc) => parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?,
+            None => None,
+        };
+        let tool_type = d.get_item("type").ok().flatten().and_then(|t| t.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned)));
+        let mut out = JsonOut::default();
+        out.dict(&d, true)?;
+        let server = tool_type.is_some_and(|t| SERVER_TOOL_PREFIXES.iter().any(|p| t.starts_with(p)));
+        let location = format!("tools.{i}");
+        if server {
+            self.parsed.settings.server_tools.push(out.buf);
+            if let Some(ttl) = marker {
+                // Decision: a marker on a server tool caches up to the tool block before it.
+                let block = self.parsed.blocks.len().checked_sub(1);
+                self.parsed.markers.push(Marker { ttl, location, block });
+            }
+            return Ok(());
+        }
+        if let Some(ttl) = marker {
+            let block = Some(self.parsed.blocks.len());
+            self.parsed.markers.push(Marker { ttl, location, block });
+        }
+        self.parsed.blocks.push(RawBlock {
+            section: Section::Tools,
+            path: format!("tools[{i}]"),
+            kind: "tool".into(),
+            fingerprint: out.buf,
+            marker,
+            cacheable: true,
+            media_bytes: out.media_bytes,
+            ..RawBlock::default()
+        });
+        Ok(())
+    }
+
+    pub fn message(&mut self, message: &Bound<'py, PyAny>, i: usize) -> Result<(), Error> {
+        // A response `Message` appended as-is: `to_param()` is what the SDK would send back.
+        let message = if message.hasattr("to_param").unwrap_or(false) && !message.is_instance_of::<PyDict>() {
+            message.call_method0("to_param").map_err(|e| py_error(&e, message.py(), ""))?
+        } else {
+            message.clone()
+        };
+        let d = as_dict(&message, "a message")?;
+        let mut header = JsonOut::default();
+        header.buf.push(b'{');
+        let mut content = None;
+        for (k, v) in d.iter() {
+            let key = key_str(&k)?;
+            if key == "content" {
+                content = Some(v);
+                continue;
+            }
+            if key == "cache_control" || absent(&v) {
+                continue;
+            }
+            if header.buf.len() > 1 {
+                header.buf.push(b',');
+            }
+            write_str(&mut header.buf, key);
+            header.buf.push(b':');
+            header.value(&v).map_err(|e| e.prefixed(key))?;
+        }
+        header.buf.push(b'}');
+        let Some(content) = content.filter(|c| !absent(c)) else { return Ok(()) };
+        if let Ok(s) = content.cast::<PyString>() {
+            let text = str_of(s).map_err(|e| e.prefixed("content"))?;
+            let mut raw = RawBlock {
+                section: Section::Messages,
+                path: format!("messages[{i}].content[0]"),
+                kind: "text".into(),
+                message_index: Some(i),
+                header: header.buf,
+                cacheable: !text.is_empty(),
+                ..RawBlock::default()
+            };
+            text_block(&mut raw.fingerprint, &text);
+            raw.text = Some(text);
+            self.parsed.blocks.push(raw);
+            return Ok(());
+        }
+        for (j, block) in as_items(&content, "content").map_err(|e| e.prefixed("content"))?.iter().enumerate() {
+            let path = format!("messages[{i}].content[{j}]");
+            self.block(block, Section::Messages, path, Some(i), &header.buf)
+                .map_err(|e| e.prefixed(&format!("content[{j}]")))?;
+        }
+        Ok(())
+    }
+
+    /// One system or message content block at a structural position.
+    fn block(
+        &mut self,
+        block: &Bound<'py, PyAny>,
+        section: Section,
+        path: String,
+        message_index: Option<usize>,
+        header: &[u8],
+    ) -> Result<(), Error> {
+        let d = as_dict(block, "a content block")?;
+        let index = self.parsed.blocks.len();
+        let location = api_location(&path);
+        let kind = match d.get_item("type").ok().flatten() {
+            Some(t) => match t.cast::<PyString>() {
+                Ok(s) => str_of(s).map_err(|e| e.prefixed("type"))?,
+                Err(_) => return Err(Error::prompt_cache(format!("{location}.type: Input should be a valid string"), "type")),
+            },
+            None => return Err(Error::prompt_cache(format!("{location}.type: Field required"), "type")),
+        };
+        let marker = match d.get_item("cache_control").ok().flatten() {
+            Some(cc) => parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?,
+            None => None,
+        };
+        if let Some(ttl) = marker {
+            self.parsed.markers.push(Marker { ttl, location: location.clone(), block: Some(index) });
+        }
+        let mut raw = RawBlock {
+            section,
+            path,
+            kind,
+            message_index,
+            header: header.to_vec(),
+            marker,
+            cacheable: true,
+            ..RawBlock::default()
+        };
+        let mut out = JsonOut::default();
+        if raw.kind == "tool_result" {
+            self.tool_result(&d, &mut out, &mut raw, &location, index)?;
+        } else {
+            out.dict(&d, true)?;
+        }
+        match raw.kind.as_str() {
+            "text" | "thinking" => {
+                let field = if raw.kind == "text" { "text" } else { "thinking" };
+                if let Some(text) = d.get_item(field).ok().flatten().and_then(|t| t.cast_into::<PyString>().ok()) {
+                    let text = str_of(&text)?;
+                    raw.cacheable = raw.kind == "text" && !text.is_empty();
+                    raw.text = Some(text);
+                } else {
+                    raw.cacheable = raw.kind == "text";
+                }
+            }
+            "redacted_thinking" => raw.cacheable = false,
+            "image" => raw.images += 1,
+            "document" => raw.citations |= citations_enabled(&d),
+            _ => {}
+        }
+        raw.fingerprint = out.buf;
+        raw.media_bytes = out.media_bytes;
+        self.parsed.blocks.push(raw);
+        Ok(())
+    }
+
+    /// A `tool_result`: its `content` is a structural position too (string spelling, nested markers).
+    fn tool_result(
+        &mut self,
+        d: &Bound<'py, PyDict>,
+        out: &mut JsonOut,
+        raw: &mut RawBlock,
+        location: &str,
+        index: usize,
+    ) -> Result<(), Error> {
+        out.buf.push(b'{');
+        for (k, v) in d.iter() {
+            let key = key_str(&k)?;
+            if key == "cache_control" || absent(&v) {
+                continue;
+            }
+            if out.buf.len() > 1 {
+                out.buf.push(b',');
+            }
+            write_str(&mut out.buf, key);
+            out.buf.push(b':');
+            if key != "content" {
+                out.value(&v).map_err(|e| e.prefixed(key))?;
+                continue;
+            }
+            if let Ok(s) = v.cast::<PyString>() {
+                let text = str_of(s).map_err(|e| e.prefixed("content"))?;
+                out.buf.push(b'[');
+                text_block(&mut out.buf, &text);
+                out.buf.push(b']');
+                continue;
+            }
+            let items = as_items(&v, "content").map_err(|e| e.prefixed("content"))?;
+            out.buf.push(b'[');
+            for (k, item) in items.iter().enumerate() {
+                let at = |e: Error| e.prefixed(&format!("content[{k}]"));
+                let item = as_dict(item, "a content block").map_err(at)?;
+                if k > 0 {
+                    out.buf.push(b',');
+                }
+                if let Some(cc) = item.get_item("cache_control").ok().flatten() {
+                    if let Some(ttl) = parse_marker(&cc).map_err(|e| at(e.prefixed("cache_control")))? {
+                        let location = format!("{location}.content.{k}");
+                        self.parsed.markers.push(Marker { ttl, location, block: Some(index) });
+                        raw.marker = Some(ttl);
+                    }
+                }
+                match item.get_item("type").ok().flatten().and_then(|t| t.extract::<String>().ok()).as_deref() {
+                    Some("image") => raw.images += 1,
+                    Some("document") => raw.citations |= citations_enabled(&item),
+                    _ => {}
+                }
+                out.dict(&item, true).map_err(at)?;
+            }
+            out.buf.push(b']');
+        }
+        out.buf.push(b'}');
+        Ok(())
+    }
+}
+
+fn citations_enabled(d: &Bound<'_, PyDict>) -> bool {
+    let Some(c) = d.get_item("citations").ok().flatten().filter(|v| !absent(v)) else { return false };
+    let Ok(c) = as_plain(&c) else { return false };
+    c.cast::<PyDict>()
+        .ok()
+        .and_then(|c| c.get_item("enabled").ok().flatten())
+        .is_some_and(|e| e.is_truthy().unwrap_or(false))
+}
