@@ -13,7 +13,6 @@ from typing import Any
 
 import anthropic
 import pytest
-
 from promptkey import InvalidOptionError
 from promptkey.emulator import Clock, Emulator, serve
 
@@ -174,7 +173,7 @@ def test_streaming_and_non_streaming_bill_the_same(emu: Emulator) -> None:
     events = list(streamed_client.messages.create(stream=True, **params))
     names = [e.type for e in events]
     assert names[0] == "message_start" and names[-2:] == ["message_delta", "message_stop"]
-    assert {"ping", "content_block_start", "content_block_delta", "content_block_stop"} <= set(names)
+    assert {"content_block_start", "content_block_delta", "content_block_stop"} <= set(names)  # the SDK drops pings
     start = events[0].message.usage
     assert start.cache_creation is not None and start.cache_creation.ephemeral_1h_input_tokens == 1200
     delta = events[-2].usage
@@ -199,6 +198,7 @@ def test_every_sse_event_is_named(emu: Emulator) -> None:
     status, headers, payload = raw(emu, "/v1/messages", body, {"x-api-key": "k"})
     assert status == 200 and headers["content-type"].startswith("text/event-stream")
     frames = [f for f in payload.decode().split("\n\n") if f.strip()]
+    assert [f.split("\n")[0] for f in frames[:2]] == ["event: message_start", "event: ping"]
     for frame in frames:
         event, data = frame.split("\n")
         assert event.startswith("event: ") and data.startswith("data: ")
@@ -239,7 +239,7 @@ def test_a_529_fault_is_retried_by_the_sdk_then_succeeds() -> None:
         )
         assert message.content[0].text == "hi"
         assert emu.stats["requests"] == 2 and emu.stats["by_status"] == {"529": 1, "200": 1}
-        status, headers, payload = raw(emu, "/v1/messages", {}, {"x-api-key": "k"})
+        status, _, payload = raw(emu, "/v1/messages", {}, {"x-api-key": "k"})
     # the third draw of seed 1 (0.764) is not a fault either: the empty body fails validation
     assert status == 400 and "Field required" in json.loads(payload)["error"]["message"]
 
@@ -319,7 +319,7 @@ def test_deterministic_answers(emu: Emulator) -> None:
     c = client(emu)
     ask = lambda content, **kw: c.messages.create(
         model=MODEL, max_tokens=50, messages=[{"role": "user", "content": content}], **kw
-    )  # noqa: E731
+    )
     label = ask("Classify this review. Options: positive, negative, neutral\nReview: I hate how it broke on day one")
     assert label.content[0].text == "negative" and label.stop_reason == "end_turn"
     system_listed = c.messages.create(

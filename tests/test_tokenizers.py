@@ -8,7 +8,6 @@ from typing import Any
 
 import anthropic
 import pytest
-
 from promptkey import Calibrator, CountTokens, InvalidOptionError
 from promptkey.emulator import Emulator, serve
 from promptkey.tokenizers import request_blocks
@@ -17,6 +16,8 @@ MODEL = "claude-sonnet-4-6"
 
 
 def words(block: Mapping[str, Any]) -> int:
+    """Predictable counts. The simulator hands it blocks after DESIGN §1 normalization (a string `tool_result`
+    content becomes a list of one text block), so the tests write blocks in that form already."""
     text = block.get("text")
     if isinstance(text, str):
         return len(text.split())
@@ -50,7 +51,13 @@ REQUEST: dict[str, Any] = {
         },
         {
             "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "a cache keyed by prefix"}],
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [{"type": "text", "text": "a cache keyed by prefix"}],
+                }
+            ],
         },
     ],
 }
@@ -92,7 +99,7 @@ def test_single_blocks_are_counted_alone(emu: Emulator) -> None:
     tok = CountTokens(sdk(emu), model=MODEL)
     text = {"type": "text", "text": "one two three four five"}
     use = {"type": "tool_use", "id": "toolu_9", "name": "search", "input": {"q": "x"}}
-    result = {"type": "tool_result", "tool_use_id": "toolu_9", "content": "found it"}
+    result = {"type": "tool_result", "tool_use_id": "toolu_9", "content": [{"type": "text", "text": "found it"}]}
     assert tok(text) == 5
     assert tok(TOOL) == words(TOOL)
     assert tok(use) == words(use)
@@ -144,3 +151,26 @@ def test_bad_model_option() -> None:
         CountTokens(object(), model="")
     with pytest.raises(InvalidOptionError, match="model"):
         Calibrator(model="")
+
+
+def test_differencing_recovers_the_default_estimate_and_feeds_prefix_blocks() -> None:
+    from promptkey import _core
+
+    with serve() as emu:  # the emulator bills with the built-in estimate
+        tok = CountTokens(sdk(emu), model=MODEL)
+        counted = tok.count(REQUEST)
+        estimated = [b.tokens for b in _core.prefix_blocks(REQUEST)]
+        assert list(counted.blocks) == estimated
+        assert [b.tokens for b in _core.prefix_blocks(REQUEST, tokenizer=tok)] == estimated
+
+
+def test_calibrator_over_the_default_estimate() -> None:
+    from promptkey.tokenizers import default_estimate
+
+    estimate = default_estimate(MODEL)
+    with serve(tokenizer=lambda block: 2 * estimate(block)) as emu:
+        cal = Calibrator(model=MODEL)  # base: the built-in estimate
+        for n in (5, 50, 500):
+            request = {"model": MODEL, "max_tokens": 1, "messages": [{"role": "user", "content": "lorem ipsum " * n}]}
+            cal.observe(request, sdk(emu).messages.create(**request))
+        assert cal.ratio == pytest.approx(2.0) and cal.overhead == pytest.approx(0.0, abs=1e-6)

@@ -66,11 +66,9 @@ def _fingerprint(block: Mapping[str, Any]) -> bytes:
 def default_estimate(model: str) -> Tokenizer:
     """The library's built-in estimate for `model`'s tokenizer family (the one `prefix_blocks` uses by default),
     as a tokenizer callable."""
-    import promptkey
+    from promptkey import _core
 
-    prefix_blocks = getattr(promptkey, "prefix_blocks", None)
-    if prefix_blocks is None:  # pragma: no cover - the prefix module ships with the package
-        raise InvalidOptionError("promptkey.prefix_blocks is not available in this build", "tokenizer")
+    prefix_blocks = _core.prefix_blocks
 
     def estimate(block: Mapping[str, Any]) -> int:
         if _is_tool_definition(block):

@@ -191,12 +191,21 @@ class Emulator:
         return None
 
     def _counter(self, model: str) -> Callable[[Mapping[str, Any]], int]:
-        if self._tokenizer is not None:
-            return self._tokenizer
+        """Output tokens of an answer block: the tokenizer's count minus that of an empty text block, because an
+        estimate that prices a block's JSON framing (the default one does) would bill framing as output."""
         if model not in self._estimates:
-            from promptkey.tokenizers import default_estimate
+            if self._tokenizer is not None:
+                base = self._tokenizer
+            else:
+                from promptkey.tokenizers import default_estimate
 
-            self._estimates[model] = default_estimate(model)
+                base = default_estimate(model)
+            framing = base({"type": "text", "text": ""})
+
+            def count(block: Mapping[str, Any]) -> int:
+                return max(1, base(block) - framing)
+
+            self._estimates[model] = count
         return self._estimates[model]
 
     def messages(self, body: Any, *, scope: str, seq: int) -> tuple[dict[str, Any], Answer]:
