@@ -31,6 +31,16 @@ def text(n: int, tag: str = "w") -> str:
     return " ".join(f"{tag}{i}" for i in range(n))
 
 
+_clients: list[anthropic.Anthropic] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
+
+
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     with serve(tokenizer=words, clock=Clock(1_800_000_000.0, tick=False)) as running:
@@ -38,7 +48,12 @@ def emu() -> Iterator[Emulator]:
 
 
 def client(emu: Emulator, **options: Any) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=emu.base_url, api_key=options.pop("api_key", "sk-test"), **options)
+    return track(anthropic.Anthropic(base_url=emu.base_url, api_key=options.pop("api_key", "sk-test"), **options))
+
+
+def track(c: anthropic.Anthropic) -> anthropic.Anthropic:
+    _clients.append(c)
+    return c
 
 
 def raw(
@@ -215,8 +230,8 @@ def test_bearer_and_x_api_key_are_both_accepted_and_none_is_401(emu: Emulator) -
     assert error["type"] == "error" and error["error"]["type"] == "authentication_error"
     assert headers["request-id"] == error["request_id"]
     with pytest.raises(anthropic.AuthenticationError):
-        no_auth = anthropic.Anthropic(
-            base_url=emu.base_url, api_key="x", default_headers={"Authorization": anthropic.omit}
+        no_auth = track(
+            anthropic.Anthropic(base_url=emu.base_url, api_key="x", default_headers={"Authorization": anthropic.omit})
         )
         no_auth.messages.create(**body)
 
@@ -460,7 +475,7 @@ def test_cli_serves_until_interrupted() -> None:
         line = proc.stdout.readline()
         base_url = line.split()[4]
         assert base_url.startswith("http://127.0.0.1:")
-        c = anthropic.Anthropic(base_url=base_url, api_key="cli")
+        c = track(anthropic.Anthropic(base_url=base_url, api_key="cli"))
         assert (
             c.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "ping"}]).content[0].text
             == "ping"

@@ -24,6 +24,16 @@ def words(block: Mapping[str, Any]) -> int:
     return max(1, len(json.dumps({k: v for k, v in block.items() if k != "cache_control"}, sort_keys=True)) // 4)
 
 
+_clients: list[anthropic.Anthropic] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
+
+
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     with serve(tokenizer=words) as running:
@@ -31,7 +41,9 @@ def emu() -> Iterator[Emulator]:
 
 
 def sdk(emu: Emulator) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=emu.base_url, api_key="tok")
+    c = anthropic.Anthropic(base_url=emu.base_url, api_key="tok")
+    _clients.append(c)
+    return c
 
 
 TOOL = {

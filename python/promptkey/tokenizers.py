@@ -68,7 +68,7 @@ def default_estimate(model: str) -> Tokenizer:
     as a tokenizer callable."""
     from promptkey import _core
 
-    prefix_blocks = _core.prefix_blocks
+    prefix_blocks = getattr(_core, "prefix_blocks")  # noqa: B009 - typed in the prefix module's stub section
 
     def estimate(block: Mapping[str, Any]) -> int:
         if _is_tool_definition(block):

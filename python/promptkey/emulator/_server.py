@@ -6,13 +6,12 @@ import hashlib
 import json
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-from typing_extensions import Self
 
 from promptkey._exceptions import InvalidOptionError, PromptCacheError
 from promptkey.emulator._answer import Answer, build_answer
@@ -102,7 +101,9 @@ class Emulator:
         self._seq = 0
         self._stats: dict[str, Any] = {"requests": 0, "by_status": {}, "tokens": dict.fromkeys(_TOKEN_CLASSES, 0)}
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        # handler threads are joined on close (after their keep-alive sockets are shut down), so nothing leaks
+        self._server.daemon_threads = False
+        self._connections: set[Any] = set()
         self._thread: threading.Thread | None = None
 
     @property
@@ -150,10 +151,18 @@ class Emulator:
             self._server.shutdown()
             self._thread.join()
             self._thread = None
+        with self._lock:
+            connections = list(self._connections)
+        for sock in connections:  # wake handlers idling on keep-alive connections
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._server.server_close()
 
-    def __enter__(self) -> Self:
-        return self.start()
+    def __enter__(self) -> Emulator:  # noqa: PYI034 - typing.Self needs 3.11; the core stays stdlib-only
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -226,7 +235,7 @@ class Emulator:
 
     def prefill_delay(self, usage: Mapping[str, Any]) -> float:
         uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
-        return self._latency["base"] + self._latency["per_uncached_token"] * uncached
+        return self._latency["base"] + self._latency["per_uncached_token"] * float(uncached)
 
     def output_delay(self, tokens: int) -> float:
         return self._latency["per_output_token"] * tokens
@@ -246,6 +255,19 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
         server_version = "promptkey-emulator"
+
+        def setup(self) -> None:
+            super().setup()
+            with emu._lock:
+                emu._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with emu._lock:
+                emu._connections.discard(self.connection)
+            try:
+                super().finish()
+            except OSError:
+                pass
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
