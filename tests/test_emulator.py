@@ -486,3 +486,43 @@ def test_cli_serves_until_interrupted() -> None:
         proc.send_signal(2)  # SIGINT: the CLI stops cleanly and prints its stats
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0 and '"requests": 1' in err
+
+
+def test_simultaneous_identical_requests_all_write() -> None:
+    """An entry is readable only once its writer's first token is out (latency base = first_token_after)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    system = [{"type": "text", "text": text(1100), "cache_control": {"type": "ephemeral"}}]
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 5,
+        "system": system,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    with serve(tokenizer=words, latency={"base": 0.3}) as emu:
+        c = client(emu)
+        with ThreadPoolExecutor(3) as pool:
+            usages = [f.result().usage for f in [pool.submit(c.messages.create, **params) for _ in range(3)]]
+        assert [(u.cache_creation_input_tokens, u.cache_read_input_tokens) for u in usages] == [(1100, 0)] * 3
+        later = c.messages.create(**params).usage
+        assert (later.cache_creation_input_tokens, later.cache_read_input_tokens) == (0, 1100)
+
+
+def test_async_client_create_and_stream(emu: Emulator) -> None:
+    import asyncio
+
+    async def main() -> tuple[Any, Any]:
+        async with anthropic.AsyncAnthropic(base_url=emu.base_url, api_key="async") as c:
+            params: dict[str, Any] = {
+                "model": MODEL,
+                "max_tokens": 20,
+                "messages": [{"role": "user", "content": "async hello"}],
+            }
+            created = await c.messages.create(**params)
+            async with c.messages.stream(**params) as stream:
+                streamed = await stream.get_final_message()
+            return created, streamed
+
+    created, streamed = asyncio.run(main())
+    assert created.content[0].text == streamed.content[0].text == "async hello"
+    assert usage_of(created) == usage_of(streamed)
