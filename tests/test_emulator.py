@@ -526,3 +526,22 @@ def test_async_client_create_and_stream(emu: Emulator) -> None:
     created, streamed = asyncio.run(main())
     assert created.content[0].text == streamed.content[0].text == "async hello"
     assert usage_of(created) == usage_of(streamed)
+
+
+def test_a_streamed_usage_is_priced_like_the_message(emu: Emulator) -> None:
+    import promptkey
+
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 40,
+        "system": [{"type": "text", "text": text(1200), "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        "messages": [{"role": "user", "content": text(25, "q")}],
+    }
+    plain = client(emu, api_key="p").messages.create(**params)
+    events = list(client(emu, api_key="s").messages.create(stream=True, **params))
+    folded = promptkey.fold_usage(events)
+    assert promptkey.cost(folded, MODEL) == promptkey.cost(plain, MODEL)
+    assert promptkey.cost(folded, MODEL).cache_write_1h == pytest.approx(1200 * 6.0 / 1e6)
+    # adding the events' usages instead of folding them counts the prompt twice
+    added = sum(promptkey.usage_tokens(e).prompt for e in events if e.type in ("message_start", "message_delta"))
+    assert added == 2 * promptkey.usage_tokens(folded).prompt
