@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
-import pytest
-
 import promptkey
+import pytest
 from promptkey.emulator import Emulator, serve
 
 MODEL = "claude-sonnet-4-6"
