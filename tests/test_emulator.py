@@ -545,3 +545,19 @@ def test_a_streamed_usage_is_priced_like_the_message(emu: Emulator) -> None:
     # adding the events' usages instead of folding them counts the prompt twice
     added = sum(promptkey.usage_tokens(e).prompt for e in events if e.type in ("message_start", "message_delta"))
     assert added == 2 * promptkey.usage_tokens(folded).prompt
+
+
+def test_received_log_and_reset(emu: Emulator) -> None:
+    c = client(emu, api_key="logged")
+    c.messages.create(
+        model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "hi"}], extra_headers={"anthropic-beta": "x-1"}
+    )
+    raw(emu, "/v1/messages", {"model": MODEL}, {"x-api-key": "k"})
+    first, second = emu.received
+    assert first["path"] == "/v1/messages" and first["status"] == 200 and first["request_id"].startswith("req_")
+    assert first["body"] == {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    assert first["headers"]["authorization"] == "Bearer logged" and first["headers"]["anthropic-beta"] == "x-1"
+    assert first["headers"]["anthropic-version"] == "2026-10-21"
+    assert second["status"] == 400
+    emu.reset()
+    assert emu.received == [] and emu.stats["requests"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import random
@@ -25,6 +26,8 @@ _FAULT_TEXT = {
     "429": "Number of request tokens has exceeded your per-minute rate limit (emulated fault)",
     "500": "Internal server error (emulated fault)",
 }
+#: how many received requests `Emulator.received` keeps (oldest dropped first)
+RECEIVED_MAX = 10_000
 _LATENCY_KEYS = ("base", "per_uncached_token", "per_output_token")
 _TOKEN_CLASSES = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
 
@@ -99,6 +102,7 @@ class Emulator:
         self._biller = Biller(clock=self.clock, min_tokens=min_tokens, tokenizer=tokenizer)
         self._lock = threading.Lock()
         self._seq = 0
+        self._received: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECEIVED_MAX)
         self._stats: dict[str, Any] = {"requests": 0, "by_status": {}, "tokens": dict.fromkeys(_TOKEN_CLASSES, 0)}
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         # handler threads are joined on close (after their keep-alive sockets are shut down), so nothing leaks
@@ -134,6 +138,21 @@ class Emulator:
                 "by_status": dict(self._stats["by_status"]),
                 "tokens": dict(self._stats["tokens"]),
             }
+
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        """The API requests received, oldest first (the last 10,000): `{"path", "headers" (lower-case names),
+        "body" (parsed JSON, None if unreadable), "request_id", "status"}`. Tests use it to see exactly what a
+        client sent, e.g. to recompute a response key from the wire body."""
+        with self._lock:
+            return list(self._received)
+
+    def reset(self) -> None:
+        """Forget every cache entry, the stats and the received log (the clock is left alone)."""
+        with self._lock:
+            self._biller.simulator.clear()
+            self._received.clear()
+            self._stats = {"requests": 0, "by_status": {}, "tokens": dict.fromkeys(_TOKEN_CLASSES, 0)}
 
     def start(self) -> Emulator:
         if self._thread is None:
@@ -175,8 +194,11 @@ class Emulator:
             seq = self._seq
         return seq, f"req_emu{seq:018d}"
 
-    def _record(self, status: int, usage: Mapping[str, Any] | None = None) -> None:
+    def _record(self, status: int, usage: Mapping[str, Any] | None = None, entry: dict[str, Any] | None = None) -> None:
         with self._lock:
+            if entry is not None:
+                entry["status"] = status
+                self._received.append(entry)
             by_status = self._stats["by_status"]
             by_status[str(status)] = by_status.get(str(status), 0) + 1
             if usage is not None:
@@ -255,6 +277,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
         server_version = "promptkey-emulator"
+        _entry: dict[str, Any] | None = None
 
         def setup(self) -> None:
             super().setup()
@@ -287,7 +310,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _error(self, err: ApiError, rid: str, extra: Mapping[str, str] | None = None) -> None:
-            emu._record(err.status)
+            emu._record(err.status, None, self._entry)
             body = {"type": "error", "error": {"type": err.error_type, "message": err.message}, "request_id": rid}
             self._send(err.status, body, rid, extra)
 
@@ -334,8 +357,11 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def _api(self, *, count_only: bool) -> None:
             seq, rid = emu._next_ids()
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self._entry = {"path": self.path, "headers": headers, "body": None, "request_id": rid}
             try:
                 body = self._body()  # read first so a keep-alive connection stays in sync whatever happens
+                self._entry["body"] = body
                 scope = scope_of(self.headers)
                 if scope is None:
                     raise ApiError(401, "x-api-key header is required")
@@ -353,7 +379,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 validate(body, version=version, count_only=count_only)
                 if count_only:
                     total = emu.count_tokens(body)
-                    emu._record(200)
+                    emu._record(200, None, self._entry)
                     self._send(200, {"input_tokens": total}, rid)
                     return
                 usage, answer = emu.messages(body, scope=scope, seq=seq)
@@ -373,7 +399,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 "stop_sequence": answer.stop_sequence,
                 "usage": usage,
             }
-            emu._record(200, usage)
+            emu._record(200, usage, self._entry)
             if body.get("stream"):
                 self._stream(message, answer, rid)
             else:
