@@ -186,3 +186,45 @@ def test_calibrator_over_the_default_estimate() -> None:
             request = {"model": MODEL, "max_tokens": 1, "messages": [{"role": "user", "content": "lorem ipsum " * n}]}
             cal.observe(request, sdk(emu).messages.create(**request))
         assert cal.ratio == pytest.approx(2.0) and cal.overhead == pytest.approx(0.0, abs=1e-6)
+
+
+def test_parallel_tool_results_are_counted_without_invalid_prefixes(emu: Emulator) -> None:
+    """A prefix ending between two tool_results leaves a tool_use unanswered, which the API rejects: the run
+    is counted as a whole and split by the estimate, and the total stays exact."""
+    uses = [{"type": "tool_use", "id": f"toolu_{i}", "name": "search", "input": {"q": f"q{i}"}} for i in range(2)]
+    results = [
+        {"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": [{"type": "text", "text": "r " * (5 + 40 * i)}]}
+        for i in range(2)
+    ]
+    request = {
+        "model": MODEL,
+        "tools": [TOOL],
+        "messages": [
+            {"role": "user", "content": "look up two things"},
+            {"role": "assistant", "content": uses},
+            {"role": "user", "content": [*results, {"type": "text", "text": "thanks"}]},
+        ],
+    }
+    status = sdk(emu).messages.with_raw_response.count_tokens(**request).status_code
+    assert status == 200
+    tok = CountTokens(sdk(emu), model=MODEL)
+    counted = tok.count(request)
+    assert emu.stats["by_status"] == {"200": emu.stats["requests"]}  # no prefix was rejected
+    assert counted.total == sdk(emu).messages.count_tokens(**request).input_tokens
+    run = counted.blocks[-3] + counted.blocks[-2]
+    assert run == words(results[0]) + words(results[1]) and counted.blocks[-2] > counted.blocks[-3]
+    assert counted.blocks[-1] == 1
+
+
+def test_emulator_rejects_unanswered_tool_use(emu: Emulator) -> None:
+    use = {"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}}
+    messages = [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": [use]},
+        {"role": "user", "content": "never mind"},
+    ]
+    with pytest.raises(anthropic.BadRequestError, match="`tool_use` ids were found without `tool_result`"):
+        sdk(emu).messages.count_tokens(model=MODEL, tools=[TOOL], messages=messages)
+    stray = [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "x"}]}]
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.0\.content\.0: unexpected `tool_use_id`"):
+        sdk(emu).messages.create(model=MODEL, max_tokens=5, messages=stray)
