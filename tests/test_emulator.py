@@ -13,7 +13,6 @@ from typing import Any
 
 import anthropic
 import pytest
-
 from promptkey import InvalidOptionError
 from promptkey.emulator import Clock, Emulator, serve
 
@@ -32,6 +31,16 @@ def text(n: int, tag: str = "w") -> str:
     return " ".join(f"{tag}{i}" for i in range(n))
 
 
+_clients: list[anthropic.Anthropic] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
+
+
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     with serve(tokenizer=words, clock=Clock(1_800_000_000.0, tick=False)) as running:
@@ -39,7 +48,12 @@ def emu() -> Iterator[Emulator]:
 
 
 def client(emu: Emulator, **options: Any) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=emu.base_url, api_key=options.pop("api_key", "sk-test"), **options)
+    return track(anthropic.Anthropic(base_url=emu.base_url, api_key=options.pop("api_key", "sk-test"), **options))
+
+
+def track(c: anthropic.Anthropic) -> anthropic.Anthropic:
+    _clients.append(c)
+    return c
 
 
 def raw(
@@ -174,7 +188,7 @@ def test_streaming_and_non_streaming_bill_the_same(emu: Emulator) -> None:
     events = list(streamed_client.messages.create(stream=True, **params))
     names = [e.type for e in events]
     assert names[0] == "message_start" and names[-2:] == ["message_delta", "message_stop"]
-    assert {"ping", "content_block_start", "content_block_delta", "content_block_stop"} <= set(names)
+    assert {"content_block_start", "content_block_delta", "content_block_stop"} <= set(names)  # the SDK drops pings
     start = events[0].message.usage
     assert start.cache_creation is not None and start.cache_creation.ephemeral_1h_input_tokens == 1200
     delta = events[-2].usage
@@ -199,6 +213,7 @@ def test_every_sse_event_is_named(emu: Emulator) -> None:
     status, headers, payload = raw(emu, "/v1/messages", body, {"x-api-key": "k"})
     assert status == 200 and headers["content-type"].startswith("text/event-stream")
     frames = [f for f in payload.decode().split("\n\n") if f.strip()]
+    assert [f.split("\n")[0] for f in frames[:2]] == ["event: message_start", "event: ping"]
     for frame in frames:
         event, data = frame.split("\n")
         assert event.startswith("event: ") and data.startswith("data: ")
@@ -215,8 +230,8 @@ def test_bearer_and_x_api_key_are_both_accepted_and_none_is_401(emu: Emulator) -
     assert error["type"] == "error" and error["error"]["type"] == "authentication_error"
     assert headers["request-id"] == error["request_id"]
     with pytest.raises(anthropic.AuthenticationError):
-        no_auth = anthropic.Anthropic(
-            base_url=emu.base_url, api_key="x", default_headers={"Authorization": anthropic.omit}
+        no_auth = track(
+            anthropic.Anthropic(base_url=emu.base_url, api_key="x", default_headers={"Authorization": anthropic.omit})
         )
         no_auth.messages.create(**body)
 
@@ -239,7 +254,7 @@ def test_a_529_fault_is_retried_by_the_sdk_then_succeeds() -> None:
         )
         assert message.content[0].text == "hi"
         assert emu.stats["requests"] == 2 and emu.stats["by_status"] == {"529": 1, "200": 1}
-        status, headers, payload = raw(emu, "/v1/messages", {}, {"x-api-key": "k"})
+        status, _, payload = raw(emu, "/v1/messages", {}, {"x-api-key": "k"})
     # the third draw of seed 1 (0.764) is not a fault either: the empty body fails validation
     assert status == 400 and "Field required" in json.loads(payload)["error"]["message"]
 
@@ -319,7 +334,7 @@ def test_deterministic_answers(emu: Emulator) -> None:
     c = client(emu)
     ask = lambda content, **kw: c.messages.create(
         model=MODEL, max_tokens=50, messages=[{"role": "user", "content": content}], **kw
-    )  # noqa: E731
+    )
     label = ask("Classify this review. Options: positive, negative, neutral\nReview: I hate how it broke on day one")
     assert label.content[0].text == "negative" and label.stop_reason == "end_turn"
     system_listed = c.messages.create(
@@ -460,7 +475,7 @@ def test_cli_serves_until_interrupted() -> None:
         line = proc.stdout.readline()
         base_url = line.split()[4]
         assert base_url.startswith("http://127.0.0.1:")
-        c = anthropic.Anthropic(base_url=base_url, api_key="cli")
+        c = track(anthropic.Anthropic(base_url=base_url, api_key="cli"))
         assert (
             c.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "ping"}]).content[0].text
             == "ping"
@@ -471,3 +486,78 @@ def test_cli_serves_until_interrupted() -> None:
         proc.send_signal(2)  # SIGINT: the CLI stops cleanly and prints its stats
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0 and '"requests": 1' in err
+
+
+def test_simultaneous_identical_requests_all_write() -> None:
+    """An entry is readable only once its writer's first token is out (latency base = first_token_after)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    system = [{"type": "text", "text": text(1100), "cache_control": {"type": "ephemeral"}}]
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 5,
+        "system": system,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    with serve(tokenizer=words, latency={"base": 0.3}) as emu:
+        c = client(emu)
+        with ThreadPoolExecutor(3) as pool:
+            usages = [f.result().usage for f in [pool.submit(c.messages.create, **params) for _ in range(3)]]
+        assert [(u.cache_creation_input_tokens, u.cache_read_input_tokens) for u in usages] == [(1100, 0)] * 3
+        later = c.messages.create(**params).usage
+        assert (later.cache_creation_input_tokens, later.cache_read_input_tokens) == (0, 1100)
+
+
+def test_async_client_create_and_stream(emu: Emulator) -> None:
+    import asyncio
+
+    async def main() -> tuple[Any, Any]:
+        async with anthropic.AsyncAnthropic(base_url=emu.base_url, api_key="async") as c:
+            params: dict[str, Any] = {
+                "model": MODEL,
+                "max_tokens": 20,
+                "messages": [{"role": "user", "content": "async hello"}],
+            }
+            created = await c.messages.create(**params)
+            async with c.messages.stream(**params) as stream:
+                streamed = await stream.get_final_message()
+            return created, streamed
+
+    created, streamed = asyncio.run(main())
+    assert created.content[0].text == streamed.content[0].text == "async hello"
+    assert usage_of(created) == usage_of(streamed)
+
+
+def test_a_streamed_usage_is_priced_like_the_message(emu: Emulator) -> None:
+    import promptkey
+
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 40,
+        "system": [{"type": "text", "text": text(1200), "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        "messages": [{"role": "user", "content": text(25, "q")}],
+    }
+    plain = client(emu, api_key="p").messages.create(**params)
+    events = list(client(emu, api_key="s").messages.create(stream=True, **params))
+    folded = promptkey.fold_usage(events)
+    assert promptkey.cost(folded, MODEL) == promptkey.cost(plain, MODEL)
+    assert promptkey.cost(folded, MODEL).cache_write_1h == pytest.approx(1200 * 6.0 / 1e6)
+    # adding the events' usages instead of folding them counts the prompt twice
+    added = sum(promptkey.usage_tokens(e).prompt for e in events if e.type in ("message_start", "message_delta"))
+    assert added == 2 * promptkey.usage_tokens(folded).prompt
+
+
+def test_received_log_and_reset(emu: Emulator) -> None:
+    c = client(emu, api_key="logged")
+    c.messages.create(
+        model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "hi"}], extra_headers={"anthropic-beta": "x-1"}
+    )
+    raw(emu, "/v1/messages", {"model": MODEL}, {"x-api-key": "k"})
+    first, second = emu.received
+    assert first["path"] == "/v1/messages" and first["status"] == 200 and first["request_id"].startswith("req_")
+    assert first["body"] == {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    assert first["headers"]["authorization"] == "Bearer logged" and first["headers"]["anthropic-beta"] == "x-1"
+    assert first["headers"]["anthropic-version"] == "2026-10-21"
+    assert second["status"] == 400
+    emu.reset()
+    assert emu.received == [] and emu.stats["requests"] == 0

@@ -8,7 +8,6 @@ from typing import Any
 
 import anthropic
 import pytest
-
 from promptkey import Calibrator, CountTokens, InvalidOptionError
 from promptkey.emulator import Emulator, serve
 from promptkey.tokenizers import request_blocks
@@ -17,10 +16,22 @@ MODEL = "claude-sonnet-4-6"
 
 
 def words(block: Mapping[str, Any]) -> int:
+    """Predictable counts. The simulator hands it blocks after DESIGN §1 normalization (a string `tool_result`
+    content becomes a list of one text block), so the tests write blocks in that form already."""
     text = block.get("text")
     if isinstance(text, str):
         return len(text.split())
     return max(1, len(json.dumps({k: v for k, v in block.items() if k != "cache_control"}, sort_keys=True)) // 4)
+
+
+_clients: list[anthropic.Anthropic] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
 
 
 @pytest.fixture
@@ -30,7 +41,9 @@ def emu() -> Iterator[Emulator]:
 
 
 def sdk(emu: Emulator) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=emu.base_url, api_key="tok")
+    c = anthropic.Anthropic(base_url=emu.base_url, api_key="tok")
+    _clients.append(c)
+    return c
 
 
 TOOL = {
@@ -50,7 +63,13 @@ REQUEST: dict[str, Any] = {
         },
         {
             "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "a cache keyed by prefix"}],
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [{"type": "text", "text": "a cache keyed by prefix"}],
+                }
+            ],
         },
     ],
 }
@@ -92,7 +111,7 @@ def test_single_blocks_are_counted_alone(emu: Emulator) -> None:
     tok = CountTokens(sdk(emu), model=MODEL)
     text = {"type": "text", "text": "one two three four five"}
     use = {"type": "tool_use", "id": "toolu_9", "name": "search", "input": {"q": "x"}}
-    result = {"type": "tool_result", "tool_use_id": "toolu_9", "content": "found it"}
+    result = {"type": "tool_result", "tool_use_id": "toolu_9", "content": [{"type": "text", "text": "found it"}]}
     assert tok(text) == 5
     assert tok(TOOL) == words(TOOL)
     assert tok(use) == words(use)
@@ -144,3 +163,68 @@ def test_bad_model_option() -> None:
         CountTokens(object(), model="")
     with pytest.raises(InvalidOptionError, match="model"):
         Calibrator(model="")
+
+
+def test_differencing_recovers_the_default_estimate_and_feeds_prefix_blocks() -> None:
+    from promptkey import _core
+
+    with serve() as emu:  # the emulator bills with the built-in estimate
+        tok = CountTokens(sdk(emu), model=MODEL)
+        counted = tok.count(REQUEST)
+        estimated = [b.tokens for b in _core.prefix_blocks(REQUEST)]
+        assert list(counted.blocks) == estimated
+        assert [b.tokens for b in _core.prefix_blocks(REQUEST, tokenizer=tok)] == estimated
+
+
+def test_calibrator_over_the_default_estimate() -> None:
+    from promptkey.tokenizers import default_estimate
+
+    estimate = default_estimate(MODEL)
+    with serve(tokenizer=lambda block: 2 * estimate(block)) as emu:
+        cal = Calibrator(model=MODEL)  # base: the built-in estimate
+        for n in (5, 50, 500):
+            request = {"model": MODEL, "max_tokens": 1, "messages": [{"role": "user", "content": "lorem ipsum " * n}]}
+            cal.observe(request, sdk(emu).messages.create(**request))
+        assert cal.ratio == pytest.approx(2.0) and cal.overhead == pytest.approx(0.0, abs=1e-6)
+
+
+def test_parallel_tool_results_are_counted_without_invalid_prefixes(emu: Emulator) -> None:
+    """A prefix ending between two tool_results leaves a tool_use unanswered, which the API rejects: the run
+    is counted as a whole and split by the estimate, and the total stays exact."""
+    uses = [{"type": "tool_use", "id": f"toolu_{i}", "name": "search", "input": {"q": f"q{i}"}} for i in range(2)]
+    results = [
+        {"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": [{"type": "text", "text": "r " * (5 + 40 * i)}]}
+        for i in range(2)
+    ]
+    request = {
+        "model": MODEL,
+        "tools": [TOOL],
+        "messages": [
+            {"role": "user", "content": "look up two things"},
+            {"role": "assistant", "content": uses},
+            {"role": "user", "content": [*results, {"type": "text", "text": "thanks"}]},
+        ],
+    }
+    status = sdk(emu).messages.with_raw_response.count_tokens(**request).status_code
+    assert status == 200
+    tok = CountTokens(sdk(emu), model=MODEL)
+    counted = tok.count(request)
+    assert emu.stats["by_status"] == {"200": emu.stats["requests"]}  # no prefix was rejected
+    assert counted.total == sdk(emu).messages.count_tokens(**request).input_tokens
+    run = counted.blocks[-3] + counted.blocks[-2]
+    assert run == words(results[0]) + words(results[1]) and counted.blocks[-2] > counted.blocks[-3]
+    assert counted.blocks[-1] == 1
+
+
+def test_emulator_rejects_unanswered_tool_use(emu: Emulator) -> None:
+    use = {"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}}
+    messages = [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": [use]},
+        {"role": "user", "content": "never mind"},
+    ]
+    with pytest.raises(anthropic.BadRequestError, match="`tool_use` ids were found without `tool_result`"):
+        sdk(emu).messages.count_tokens(model=MODEL, tools=[TOOL], messages=messages)
+    stray = [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "x"}]}]
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.0\.content\.0: unexpected `tool_use_id`"):
+        sdk(emu).messages.create(model=MODEL, max_tokens=5, messages=stray)

@@ -45,6 +45,7 @@ def __getattr__(name: str) -> object:
 
 
 # --- prices and cost ---
+# isort: split
 # `promptkey.cost` is the function; its module's other names are re-exported here
 from promptkey.cost import Cost, Tokens, cost, fold_usage, usage_tokens
 from promptkey.prices import UnknownModelError, load_prices

@@ -115,17 +115,24 @@ def usage_tokens(usage: Any) -> Tokens:
     )
 
 
+_NO_USAGE = frozenset(
+    {"content_block_start", "content_block_delta", "content_block_stop", "ping", "message_stop", "text", "input_json"}
+    | {"citation", "thinking", "signature"}
+)
 _FOLDED = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
 
 
 def fold_usage(usages: Iterable[Any]) -> dict[str, Any]:
-    """Fold a stream's usages — `message_start`'s then each `message_delta`'s, as usages, events or dicts — into
+    """Fold a stream's usages — `message_start`'s then each `message_delta`'s, as usages, events (a whole stream
+    of SDK events or event dicts may be passed; events without usage are skipped) or dicts — into
     the message's final usage, the way the SDK's accumulator does: each field takes its latest non-null value
     (the API's streamed counts are cumulative, so adding them would count tokens twice). The `cache_creation`
     split comes from `message_start`; if a later event changes `cache_creation_input_tokens` so that the split no
     longer sums to it, the split is dropped (and the write then counts as 5-minute)."""
     out: dict[str, Any] = {}
     for item in usages:
+        if not isinstance(item, Mapping) and getattr(item, "type", None) in _NO_USAGE:
+            continue  # a whole stream can be passed: content, ping and stop events carry no usage
         u = _as_usage(item)
         for name in _FOLDED:
             value = _get(u, name)

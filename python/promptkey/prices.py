@@ -250,17 +250,46 @@ def _load_builtin() -> tuple[dict[str, tuple[_Entry, ...]], dict[str, float], di
         return _builtin
 
 
+_tables: dict[tuple[Any, ...], PriceTable] = {}
+
+
+def _file_key(source: Any) -> tuple[Any, ...] | None:
+    """A cache key for a path layer: the path and its mtime, so an edited file is re-read."""
+    if source is None:
+        return ()
+    if isinstance(source, Mapping):
+        return None  # dicts can change in place: never cached
+    try:
+        return (os.fspath(source), os.stat(source).st_mtime_ns)
+    except OSError:
+        return None
+
+
 def load_prices(prices: PricesSource | None = None) -> PriceTable:
     """The built-in table, then the file named by `$PROMPTKEY_PRICES` (if set), then `prices` (a path or a dict).
+    Tables built from files are cached until a file's modification time changes.
 
     Raises:
         InvalidOptionError: a user table that cannot be read or has a bad entry (`.path` names it).
     """
+    env = os.environ.get(ENV_VAR)
+    env_key, arg_key = _file_key(env or None), _file_key(prices)
+    key = None if env_key is None or arg_key is None else (env_key, arg_key)
+    if key is not None and key in _tables:
+        return _tables[key]
+    table = _build(prices, env)
+    if key is not None:
+        if len(_tables) > 64:
+            _tables.clear()
+        _tables[key] = table
+    return table
+
+
+def _build(prices: PricesSource | None, env: str | None) -> PriceTable:
     entries, mult, mods = _load_builtin()
     table = dict(entries)
     modifiers = dict(mods)
     layers: list[tuple[PricesSource, str]] = []
-    env = os.environ.get(ENV_VAR)
     if env:
         layers.append((Path(env), f"${ENV_VAR}"))
     if prices is not None:

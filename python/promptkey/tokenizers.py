@@ -58,6 +58,16 @@ def _strip(block: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in block.items() if k != "cache_control"}
 
 
+def _unanswered(messages: list[Any], m: int) -> set[str]:
+    """The tool_use ids of the assistant message before user message `m` (which `m` must answer)."""
+    if m == 0 or messages[m].get("role") != "user" or messages[m - 1].get("role") != "assistant":
+        return set()
+    content = messages[m - 1].get("content")
+    if not isinstance(content, list):
+        return set()
+    return {str(b.get("id")) for b in content if isinstance(b, Mapping) and b.get("type") == "tool_use"}
+
+
 def _fingerprint(block: Mapping[str, Any]) -> bytes:
     # markers never change a count, so they never split the memo
     return json.dumps(_strip(block), separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
@@ -66,11 +76,9 @@ def _fingerprint(block: Mapping[str, Any]) -> bytes:
 def default_estimate(model: str) -> Tokenizer:
     """The library's built-in estimate for `model`'s tokenizer family (the one `prefix_blocks` uses by default),
     as a tokenizer callable."""
-    import promptkey
+    from promptkey import _core
 
-    prefix_blocks = getattr(promptkey, "prefix_blocks", None)
-    if prefix_blocks is None:  # pragma: no cover - the prefix module ships with the package
-        raise InvalidOptionError("promptkey.prefix_blocks is not available in this build", "tokenizer")
+    prefix_blocks = getattr(_core, "prefix_blocks")  # noqa: B009 - typed in the prefix module's stub section
 
     def estimate(block: Mapping[str, Any]) -> int:
         if _is_tool_definition(block):
@@ -195,16 +203,37 @@ class CountTokens:
         for m, message in enumerate(messages):
             content = message.get("content")
             items = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+            owed = _unanswered(messages, m)
+            pending: list[Mapping[str, Any]] = []
             for k, block in enumerate(items):
-                chain = step(b"message:" + str(message.get("role")).encode(), block)
+                chain = step(b"message:%d:%s" % (k == 0, str(message.get("role")).encode()), block)
+                if block.get("type") == "tool_result":
+                    owed.discard(str(block.get("tool_use_id")))
+                if owed:  # the API rejects a prefix that leaves a tool_use unanswered: count the run as a whole
+                    pending.append(block)
+                    continue
                 partial = [*messages[:m], {"role": message.get("role"), "content": items[: k + 1]}]
                 now = self._memo_count(chain, tools=tools, system=system, messages=partial, **context)
-                deltas.append(now - previous)
+                deltas.extend(self._share(now - previous, [*pending, block]))
+                pending = []
                 previous = now
+            if pending:  # a request that itself leaves tool_use unanswered: the API will say so
+                deltas.extend(self._share(0, pending))
         with self._lock:
             for (_, _, block), delta in zip(blocks, deltas, strict=False):
                 self._block_memo[_fingerprint(block)] = delta
         return RequestCount(tuple(p for _, p, _ in blocks), tuple(deltas), overhead, sum(deltas) + overhead)
+
+    def _share(self, total: int, blocks: list[Mapping[str, Any]]) -> list[int]:
+        """Split `total` tokens over `blocks` in proportion to the built-in estimate (exact for one block)."""
+        if len(blocks) == 1:
+            return [total]
+        if self._estimate is None:
+            self._estimate = default_estimate(self.model)
+        weights = [max(1, self._estimate(b)) for b in blocks]
+        shares = [total * w // sum(weights) for w in weights]
+        shares[-1] += total - sum(shares)  # the remainder goes to the run's last block: the sum stays exact
+        return shares
 
     # -- one block ----------------------------------------------------------------------------------------
     def __call__(self, block: Mapping[str, Any], /) -> int:

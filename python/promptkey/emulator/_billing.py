@@ -43,10 +43,13 @@ class Biller:
         min_tokens: Any = None,
         tokenizer: Callable[[Mapping[str, Any]], int] | None = None,
     ) -> None:
+        self._options: dict[str, Any] = {"clock": clock, "tokenizer": tokenizer, "min_tokens": min_tokens}
+        self.simulator = self._new()
+
+    def _new(self) -> Any:
         import promptkey
 
-        self._factory = lambda: promptkey.PromptCacheSimulator(clock=clock, tokenizer=tokenizer, min_tokens=min_tokens)
-        self.simulator = self._factory()
+        return promptkey.PromptCacheSimulator(**self._options)
 
     def bill(self, request: Mapping[str, Any], *, scope: str, first_token_after: float = 0.0) -> dict[str, Any]:
         """Usage for one `/v1/messages` request (input classes only); raises `PromptCacheError` like the API."""
@@ -56,5 +59,5 @@ class Biller:
     def count(self, request: Mapping[str, Any]) -> int:
         """The prompt total that request's usage would show, from a scratch simulator (no cache side effects),
         so `count_tokens` can never disagree with billing."""
-        usage = api_usage(self._factory().submit(dict(request), api_key="count_tokens"))
-        return usage["input_tokens"] + usage["cache_creation_input_tokens"] + usage["cache_read_input_tokens"]
+        usage = api_usage(self._new().submit(dict(request), api_key="count_tokens"))
+        return int(usage["input_tokens"] + usage["cache_creation_input_tokens"] + usage["cache_read_input_tokens"])

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-from typing_extensions import Self
 
 from promptkey._exceptions import InvalidOptionError, PromptCacheError
 from promptkey.emulator._answer import Answer, build_answer
@@ -26,6 +26,8 @@ _FAULT_TEXT = {
     "429": "Number of request tokens has exceeded your per-minute rate limit (emulated fault)",
     "500": "Internal server error (emulated fault)",
 }
+#: how many received requests `Emulator.received` keeps (oldest dropped first)
+RECEIVED_MAX = 10_000
 _LATENCY_KEYS = ("base", "per_uncached_token", "per_output_token")
 _TOKEN_CLASSES = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
 
@@ -100,9 +102,12 @@ class Emulator:
         self._biller = Biller(clock=self.clock, min_tokens=min_tokens, tokenizer=tokenizer)
         self._lock = threading.Lock()
         self._seq = 0
+        self._received: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECEIVED_MAX)
         self._stats: dict[str, Any] = {"requests": 0, "by_status": {}, "tokens": dict.fromkeys(_TOKEN_CLASSES, 0)}
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        # handler threads are joined on close (after their keep-alive sockets are shut down), so nothing leaks
+        self._server.daemon_threads = False
+        self._connections: set[Any] = set()
         self._thread: threading.Thread | None = None
 
     @property
@@ -134,6 +139,21 @@ class Emulator:
                 "tokens": dict(self._stats["tokens"]),
             }
 
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        """The API requests received, oldest first (the last 10,000): `{"path", "headers" (lower-case names),
+        "body" (parsed JSON, None if unreadable), "request_id", "status"}`. Tests use it to see exactly what a
+        client sent, e.g. to recompute a response key from the wire body."""
+        with self._lock:
+            return list(self._received)
+
+    def reset(self) -> None:
+        """Forget every cache entry, the stats and the received log (the clock is left alone)."""
+        with self._lock:
+            self._biller.simulator.clear()
+            self._received.clear()
+            self._stats = {"requests": 0, "by_status": {}, "tokens": dict.fromkeys(_TOKEN_CLASSES, 0)}
+
     def start(self) -> Emulator:
         if self._thread is None:
             self._thread = threading.Thread(
@@ -150,10 +170,18 @@ class Emulator:
             self._server.shutdown()
             self._thread.join()
             self._thread = None
+        with self._lock:
+            connections = list(self._connections)
+        for sock in connections:  # wake handlers idling on keep-alive connections
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._server.server_close()
 
-    def __enter__(self) -> Self:
-        return self.start()
+    def __enter__(self) -> Emulator:  # noqa: PYI034 - typing.Self needs 3.11; the core stays stdlib-only
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -166,8 +194,11 @@ class Emulator:
             seq = self._seq
         return seq, f"req_emu{seq:018d}"
 
-    def _record(self, status: int, usage: Mapping[str, Any] | None = None) -> None:
+    def _record(self, status: int, usage: Mapping[str, Any] | None = None, entry: dict[str, Any] | None = None) -> None:
         with self._lock:
+            if entry is not None:
+                entry["status"] = status
+                self._received.append(entry)
             by_status = self._stats["by_status"]
             by_status[str(status)] = by_status.get(str(status), 0) + 1
             if usage is not None:
@@ -191,12 +222,21 @@ class Emulator:
         return None
 
     def _counter(self, model: str) -> Callable[[Mapping[str, Any]], int]:
-        if self._tokenizer is not None:
-            return self._tokenizer
+        """Output tokens of an answer block: the tokenizer's count minus that of an empty text block, because an
+        estimate that prices a block's JSON framing (the default one does) would bill framing as output."""
         if model not in self._estimates:
-            from promptkey.tokenizers import default_estimate
+            if self._tokenizer is not None:
+                base = self._tokenizer
+            else:
+                from promptkey.tokenizers import default_estimate
 
-            self._estimates[model] = default_estimate(model)
+                base = default_estimate(model)
+            framing = base({"type": "text", "text": ""})
+
+            def count(block: Mapping[str, Any]) -> int:
+                return max(1, base(block) - framing)
+
+            self._estimates[model] = count
         return self._estimates[model]
 
     def messages(self, body: Any, *, scope: str, seq: int) -> tuple[dict[str, Any], Answer]:
@@ -217,7 +257,7 @@ class Emulator:
 
     def prefill_delay(self, usage: Mapping[str, Any]) -> float:
         uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
-        return self._latency["base"] + self._latency["per_uncached_token"] * uncached
+        return self._latency["base"] + self._latency["per_uncached_token"] * float(uncached)
 
     def output_delay(self, tokens: int) -> float:
         return self._latency["per_output_token"] * tokens
@@ -237,6 +277,23 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
         server_version = "promptkey-emulator"
+        _entry: dict[str, Any] | None = None
+
+        def setup(self) -> None:
+            super().setup()
+            # headers and body go out in separate writes: without this, Nagle plus the client's delayed ACK
+            # adds ~40 ms to every response
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with emu._lock:
+                emu._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with emu._lock:
+                emu._connections.discard(self.connection)
+            try:
+                super().finish()
+            except OSError:
+                pass
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -253,7 +310,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _error(self, err: ApiError, rid: str, extra: Mapping[str, str] | None = None) -> None:
-            emu._record(err.status)
+            emu._record(err.status, None, self._entry)
             body = {"type": "error", "error": {"type": err.error_type, "message": err.message}, "request_id": rid}
             self._send(err.status, body, rid, extra)
 
@@ -300,8 +357,11 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def _api(self, *, count_only: bool) -> None:
             seq, rid = emu._next_ids()
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self._entry = {"path": self.path, "headers": headers, "body": None, "request_id": rid}
             try:
                 body = self._body()  # read first so a keep-alive connection stays in sync whatever happens
+                self._entry["body"] = body
                 scope = scope_of(self.headers)
                 if scope is None:
                     raise ApiError(401, "x-api-key header is required")
@@ -319,7 +379,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 validate(body, version=version, count_only=count_only)
                 if count_only:
                     total = emu.count_tokens(body)
-                    emu._record(200)
+                    emu._record(200, None, self._entry)
                     self._send(200, {"input_tokens": total}, rid)
                     return
                 usage, answer = emu.messages(body, scope=scope, seq=seq)
@@ -339,7 +399,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 "stop_sequence": answer.stop_sequence,
                 "usage": usage,
             }
-            emu._record(200, usage)
+            emu._record(200, usage, self._entry)
             if body.get("stream"):
                 self._stream(message, answer, rid)
             else:

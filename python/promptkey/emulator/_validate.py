@@ -142,6 +142,7 @@ def validate(body: Any, *, version: str, count_only: bool = False) -> None:
                 raise _bad(
                     f"messages.{i}: all messages must have non-empty content except for the optional final assistant message"
                 )
+    _check_tool_pairs(messages)
     # *decision*: like the API before 2025, the first message must be a user turn (docs/emulator.md)
     if messages[0].get("role") != "user":
         raise _bad('messages: first message must use the "user" role')
@@ -167,3 +168,43 @@ def validate(body: Any, *, version: str, count_only: bool = False) -> None:
             raise _bad(f"tool_choice: tool_choice.type '{choice['type']}' requires tools to be provided")
         if choice["type"] == "tool" and choice.get("name") not in {t.get("name") for t in tools or ()}:
             raise _bad(f"tool_choice.name: Tool '{choice.get('name')}' not found in tools")
+
+
+def _ids(content: Any, kind: str, key: str) -> list[str]:
+    if not isinstance(content, list):
+        return []
+    return [str(b.get(key)) for b in content if isinstance(b, Mapping) and b.get("type") == kind]
+
+
+def _check_tool_pairs(messages: list[Any]) -> None:
+    """Every `tool_result` answers a `tool_use` of the previous (assistant) message, and every `tool_use` that is
+    not in the last message is answered in the next one."""
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        if message.get("role") == "user":
+            previous = messages[i - 1] if i > 0 and messages[i - 1].get("role") == "assistant" else {}
+            uses = set(_ids(previous.get("content"), "tool_use", "id"))
+            blocks = content if isinstance(content, list) else []
+            for k, block in enumerate(blocks):
+                if not isinstance(block, Mapping) or block.get("type") != "tool_result":
+                    continue
+                result = str(block.get("tool_use_id"))
+                if result not in uses:
+                    raise _bad(
+                        f"messages.{i}.content.{k}: unexpected `tool_use_id` found in `tool_result` blocks: {result}. "
+                        "Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+                    )
+        elif i + 1 < len(messages):
+            following = messages[i + 1]
+            answered = (
+                set(_ids(following.get("content"), "tool_result", "tool_use_id"))
+                if following.get("role") == "user"
+                else set()
+            )
+            missing = [u for u in _ids(content, "tool_use", "id") if u not in answered]
+            if missing:
+                raise _bad(
+                    f"messages.{i + 1}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+                    f"{', '.join(missing)}. Each `tool_use` block must have a corresponding `tool_result` block in the "
+                    "next message."
+                )
