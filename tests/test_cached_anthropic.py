@@ -125,6 +125,10 @@ def test_key_equals_the_key_of_what_went_over_the_wire(emulator: Any) -> None:
     wire = seen.wire_request()
     assert wire["extra_headers"]["anthropic-beta"] == "a-2026-02-02"  # the call's header replaced the default
     assert client.last.key == make_key(wire, namespace=namespace)
+    # the same from the emulator's side: the body and headers it received
+    got = emulator.received[-1]
+    keyed = {name: got["headers"][name] for name in ("anthropic-version", "anthropic-beta") if name in got["headers"]}
+    assert client.last.key == make_key({**got["body"], "extra_headers": keyed}, namespace=namespace)
     # and the client's default beta header enters the key when the call sets none
     client.messages.create(**params("another question"))
     wire = seen.wire_request()
