@@ -339,3 +339,31 @@ def test_a_plan_that_cannot_apply_sends_the_request_as_given(emulator: Any) -> N
     client.messages.create(**request)
     assert json.loads(seen.requests[-1].content)["system"] == request["system"]
     assert client.last is not None and client.last.usage["cache_creation"]["ephemeral_1h_input_tokens"] > 1000
+
+
+@pytest.mark.filterwarnings("ignore:unknown model:UserWarning")  # the emulator estimates tokens for it
+def test_prices_are_checked_up_front_and_applied(emulator: Any) -> None:
+    with pytest.raises(promptkey.PromptKeyError):
+        CachedAnthropic(sdk_client(emulator), prices={"models": {"claude-sonnet-4-6": "free"}})
+    cheap = promptkey.load_prices().lookup(MODEL)
+    table = {
+        "models": {
+            "claude-unlisted-1": [
+                {
+                    "input": cheap.input,
+                    "output": cheap.output,
+                    "cache_write_5m": cheap.cache_write_5m,
+                    "cache_write_1h": cheap.cache_write_1h,
+                    "cache_read": cheap.cache_read,
+                    "min_tokens": 1024,
+                }
+            ]
+        }
+    }
+    priced = CachedAnthropic(sdk_client(emulator), prices=table)
+    priced.messages.create(**params(model="claude-unlisted-1"))
+    assert priced.last is not None and priced.last.cost is not None and priced.last.cost > 0
+    unpriced = CachedAnthropic(sdk_client(emulator))
+    message = unpriced.messages.create(**params(model="claude-unlisted-1"))
+    assert isinstance(message, anthropic.types.Message)  # the paid answer reaches the caller
+    assert unpriced.last is not None and unpriced.last.cost is None

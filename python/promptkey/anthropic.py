@@ -116,6 +116,10 @@ class _Core:
     ) -> None:
         if not (breakpoints in ("keep", "auto") or hasattr(breakpoints, "apply")):
             raise InvalidOptionError(f"breakpoints must be 'keep', 'auto' or a Plan, not {breakpoints!r}")
+        if prices is not None:  # a bad price file fails here, not after a paid call
+            from promptkey import load_prices
+
+            load_prices(prices)
         self.client = client
         self.breakpoints = breakpoints
         self.prices = prices
@@ -164,7 +168,9 @@ class _Core:
             if self.prices is not None:
                 return float(cost(usage, model, prices=self.prices).total)
             return float(cost(usage, model).total)
-        except LookupError:  # a model without a price (UnknownModelError): the call works, its cost is unknown
+        except (LookupError, PromptKeyError):
+            # a model without a price (UnknownModelError), or usage the pricer cannot read: the answer was
+            # paid for and must reach the caller, so the cost is recorded as unknown instead of raising
             return None
 
     def finish(
