@@ -367,3 +367,28 @@ def test_prices_are_checked_up_front_and_applied(emulator: Any) -> None:
     message = unpriced.messages.create(**params(model="claude-unlisted-1"))
     assert isinstance(message, anthropic.types.Message)  # the paid answer reaches the caller
     assert unpriced.last is not None and unpriced.last.cost is None
+
+
+@pytest.mark.redis
+def test_two_processes_share_one_call_through_redis(redis_server: Any, ns: str) -> None:
+    # two wrappers with their own RedisStore stand for two processes: no in-process sharing between them
+    from promptkey.cache import RedisStore
+
+    with serve(latency={"base": 0.5, "per_uncached_token": 0.0, "per_output_token": 0.0}) as emu:
+        stores = [RedisStore.from_url(redis_server.url), RedisStore.from_url(redis_server.url)]
+        clients = [CachedAnthropic(sdk_client(emu), cache=ResponseCache(s, namespace=ns)) for s in stores]
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(c.messages.create, **params("across processes")) for c in clients]
+            answers = [f.result() for f in futures]
+        statuses = sorted(c.last.status for c in clients if c.last is not None)
+        assert statuses == ["miss", "wait"] and emu.stats["requests"] == 1
+        assert answers[0].model_dump() == answers[1].model_dump()
+        clients[0].messages.create(**params("across processes"))
+        assert clients[0].last is not None and clients[0].last.status == "hit"
+        # the stored entry lives under the cache's namespace followed by the emulator's origin
+        keys = {k if isinstance(k, str) else k.decode() for k in redis_server.raw.keys(f"{ns}:*")}
+        digest = str(clients[0].last.key).rsplit(":", 1)[1]
+        assert f"{ns}:{origin_of(emu.base_url)}:v1:{{{digest}}}" in keys
+        assert all(k.startswith(f"{ns}:{origin_of(emu.base_url)}:v1:") for k in keys)
+        for store in stores:
+            store.close()
