@@ -372,7 +372,7 @@ def test_prices_are_checked_up_front_and_applied(emulator: Any) -> None:
 @pytest.mark.redis
 def test_two_processes_share_one_call_through_redis(redis_server: Any, ns: str) -> None:
     # two wrappers with their own RedisStore stand for two processes: no in-process sharing between them
-    from promptkey.cache import RedisStore
+    from promptkey.cache._redis import RedisStore
 
     with serve(latency={"base": 0.5, "per_uncached_token": 0.0, "per_output_token": 0.0}) as emu:
         stores = [RedisStore.from_url(redis_server.url), RedisStore.from_url(redis_server.url)]
