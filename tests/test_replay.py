@@ -215,3 +215,32 @@ def test_unknown_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["replay", str(trace), "--model", "claude-imaginary-9"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "claude-imaginary-9" in err[0]
+
+
+def test_as_sent_bills_exactly_what_the_emulator_bills() -> None:
+    """One implementation of the rules: replaying a slice of the sample trace through the real SDK against the
+    emulator (its clock set to each request's timestamp, each scope its own API key) bills the same input-side
+    tokens as `replay`'s as-sent strategy."""
+    anthropic = pytest.importorskip("anthropic")
+    from promptkey.emulator import Clock, serve
+
+    entries = read_trace(TRACE)[:60]
+    expected = replay(entries).as_dict()["strategies"]["as-sent"]["tokens"]
+    clock = Clock(entries[0].ts, tick=False)
+    billed = dict.fromkeys(("input", "cache_read", "cache_write_5m", "cache_write_1h"), 0)
+    with serve(clock=clock) as emu:
+        clients: dict[str, Any] = {}
+        for entry in entries:
+            if entry.scope not in clients:
+                clients[entry.scope] = anthropic.Anthropic(base_url=emu.base_url, api_key=entry.scope, max_retries=0)
+            clock.set(entry.ts)
+            usage = clients[entry.scope].messages.create(**entry.request).usage
+            split = usage.cache_creation
+            billed["input"] += usage.input_tokens
+            billed["cache_read"] += usage.cache_read_input_tokens or 0
+            billed["cache_write_5m"] += split.ephemeral_5m_input_tokens if split else 0
+            billed["cache_write_1h"] += split.ephemeral_1h_input_tokens if split else 0
+        for client in clients.values():
+            client.close()
+    assert billed == {name: expected[name] for name in billed}
+    assert billed["cache_read"] > 0 and billed["cache_write_5m"] > 0  # the slice exercises both
