@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from promptkey import InvalidOptionError
 from promptkey.cli import main
 from promptkey.replay import STRATEGIES, TraceEntry, output_tokens, parse_line, read_trace, replay, strip_markers
@@ -244,3 +246,40 @@ def test_as_sent_bills_exactly_what_the_emulator_bills() -> None:
             client.close()
     assert billed == {name: expected[name] for name in billed}
     assert billed["cache_read"] > 0 and billed["cache_write_5m"] > 0  # the slice exercises both
+
+
+SYSTEMS = [
+    [{"type": "text", "text": f"Handbook {i}. " + "Rule: be exact. " * 500, "cache_control": {"type": "ephemeral"}}]
+    for i in range(2)
+] + ["A short prompt with no marker."]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.5, 20, 200, 400, 4000]), st.integers(0, 2), st.integers(0, 3)),
+        min_size=1,
+        max_size=14,
+    )
+)
+def test_invariants_on_random_traces(steps: list[tuple[float, int, int]]) -> None:
+    t, entries = 0.0, []
+    for gap, system, question in steps:
+        t += gap
+        entries.append(line(t, f"question {question}", system=SYSTEMS[system]))
+    report = replay(entries).as_dict()["strategies"]
+    n = len(entries)
+    for name, result in report.items():
+        assert result["requests"] == n, name
+        assert result["api_calls"] + result["response_hits"] + result["errors"] == n, name
+    prompt = {
+        name: sum(report[name]["tokens"][k] for k in ("input", "cache_read", "cache_write_5m", "cache_write_1h"))
+        for name in report
+    }
+    # the same prompts reach the API under none, as-sent and planned: only the classes differ
+    assert prompt["none"] == prompt["as-sent"] == prompt["planned"]
+    # the response cache only ever removes calls, and removes the same ones in front of either billing
+    assert report["response"]["cost"] <= report["none"]["cost"] + 1e-12
+    assert report["response"]["api_calls"] == report["both"]["api_calls"]
+    assert prompt["response"] == prompt["both"]
+    assert report["none"]["tokens"]["cache_read"] == 0 and report["response"]["tokens"]["cache_read"] == 0
