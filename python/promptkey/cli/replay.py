@@ -29,7 +29,12 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "replay",
         help="what a trace of requests costs under five caching strategies",
-        description=__doc__,
+        description=(
+            "What a trace of timestamped Messages API requests costs under five strategies: none (no caching), "
+            "as-sent (prompt caching with the trace's markers), planned (markers from promptkey.plan), response "
+            "(response cache only) and both. Billed offline by the prompt-cache simulator; see docs/replay.md."
+        ),
+        epilog='trace lines: {"ts": <epoch seconds>, "request": {...}, "scope": "optional", "output_tokens": optional}',
     )
     parser.add_argument("trace", metavar="TRACE.jsonl", help='one {"ts": epoch seconds, "request": {...}} per line')
     parser.add_argument("--model", help="price every request as this model instead of the trace's")
