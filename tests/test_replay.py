@@ -13,7 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from promptkey import InvalidOptionError
 from promptkey.cli import main
-from promptkey.replay import STRATEGIES, TraceEntry, output_tokens, parse_line, read_trace, replay, strip_markers
+from promptkey.replay import (
+    STRATEGIES,
+    ResponseCacheModel,
+    TraceEntry,
+    output_tokens,
+    parse_line,
+    read_trace,
+    replay,
+    strip_markers,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE = ROOT / "examples" / "trace.jsonl"
@@ -283,3 +292,11 @@ def test_invariants_on_random_traces(steps: list[tuple[float, int, int]]) -> Non
     assert report["response"]["api_calls"] == report["both"]["api_calls"]
     assert prompt["response"] == prompt["both"]
     assert report["none"]["tokens"]["cache_read"] == 0 and report["response"]["tokens"]["cache_read"] == 0
+
+
+def test_response_cache_model_follows_memory_store_rules() -> None:
+    cache = ResponseCacheModel(ttl=10, max_entries=2)
+    assert [cache.hit(k, t) for k, t in [("a", 0), ("b", 1), ("a", 2)]] == [False, False, True]
+    assert cache.hit("c", 3) is False  # evicts b, the least recently used
+    assert cache.hit("b", 4) is False  # evicts a
+    assert cache.hit("c", 12.9) is True and cache.hit("c", 13) is False  # TTL from the write, not the last hit

@@ -21,7 +21,7 @@ decides which strategy wins. See docs/replay.md.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,7 @@ TOKEN_CLASSES = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "out
 DEFAULT_OUTPUT_TOKENS = 256
 # The response cache's default TTL (DESIGN §5), used when `promptkey.ResponseCache` cannot be inspected.
 _FALLBACK_RESPONSE_TTL = 86_400
+_FALLBACK_MAX_ENTRIES = 10_000
 # Plans memoized per response key; the memo is dropped when it reaches this size (bounded memory).
 _PLAN_MEMO = 4096
 
@@ -238,17 +239,45 @@ class TraceClock:
         return self.now
 
 
-def response_cache_ttl() -> int:
-    """The response cache's default TTL, read from `ResponseCache` itself so the two cannot drift apart."""
+def _default(cls_name: str, parameter: str, fallback: int) -> int:
     import inspect
 
     try:
-        from promptkey import ResponseCache
+        import promptkey
 
-        default = inspect.signature(ResponseCache).parameters["ttl"].default
-        return int(default) if isinstance(default, (int, float)) else _FALLBACK_RESPONSE_TTL
-    except (ImportError, KeyError, TypeError, ValueError):
-        return _FALLBACK_RESPONSE_TTL
+        default = inspect.signature(getattr(promptkey, cls_name)).parameters[parameter].default
+        return int(default) if isinstance(default, (int, float)) else fallback
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return fallback
+
+
+def response_cache_ttl() -> int:
+    """The response cache's default TTL, read from `ResponseCache` itself so the two cannot drift apart."""
+    return _default("ResponseCache", "ttl", _FALLBACK_RESPONSE_TTL)
+
+
+class ResponseCacheModel:
+    """The embedded default response cache (`ResponseCache(MemoryStore())`) on the trace's clock: an entry
+    lives `ttl` seconds from its write (a hit does not extend it) and the least recently used entry goes
+    first beyond `max_entries` — `MemoryStore`'s rules, with time taken from the trace instead of the host."""
+
+    def __init__(self, ttl: float, max_entries: int) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._written: OrderedDict[str, float] = OrderedDict()
+
+    def hit(self, key: str, now: float) -> bool:
+        """True when `key` holds a live answer at `now`; on a miss the answer is stored (every answer counts as
+        cacheable in a replay)."""
+        when = self._written.get(key)
+        if when is not None and now - when < self.ttl:
+            self._written.move_to_end(key)
+            return True
+        self._written[key] = now
+        self._written.move_to_end(key)
+        while len(self._written) > self.max_entries:
+            self._written.popitem(last=False)
+        return False
 
 
 def replay(
@@ -278,7 +307,7 @@ def replay(
     clock = TraceClock(ordered[0].ts if ordered else 0.0)
     sims = {name: PromptCacheSimulator(clock=clock) for name in ("flat", "as-sent", "planned", "both")}
     results = {name: StrategyResult(name) for name in STRATEGIES}
-    stored_at: dict[str, float] = {}  # response-cache key -> when its answer was stored
+    responses = ResponseCacheModel(ttl, _default("MemoryStore", "max_entries", _FALLBACK_MAX_ENTRIES))
     models: Counter[str] = Counter()
     plan_failures = 0
     # Identical requests (same response key; markers aside, which `apply` replaces) get identical plans.
@@ -328,13 +357,11 @@ def replay(
         usage = bill("planned", "planned", entry, planned, out)
         results["planned"].add(entry.ts, usage, price(usage))
 
-        when = stored_at.get(key)
-        if when is not None and entry.ts - when < ttl:
+        if responses.hit(key, entry.ts):
             for name in ("response", "both"):
                 results[name].response_hits += 1
                 results[name].add(entry.ts, None, 0.0)
         else:
-            stored_at[key] = entry.ts
             results["response"].add(entry.ts, flat, price(flat))
             both = bill("both", "both", entry, planned, out)
             results["both"].add(entry.ts, both, price(both))
