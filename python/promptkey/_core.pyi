@@ -8,7 +8,8 @@ __version__: str
 # --- keys (rust/py_keys.rs) ---
 
 # PyO3's `m.add` also maintains the module's `__all__`, which stubtest compares with this list.
-__all__ += [
+__all__ = [
+    "__version__",
     "_gil_release_threshold",
     "_key_material_json",
     "canonical_json",
