@@ -127,11 +127,11 @@ pub fn check_namespace(namespace: &str) -> Result<(), Error> {
 }
 
 /// `{namespace}:v1:{hex digest}`.
-pub fn format_key(namespace: &str, digest_hex: &str) -> String {
-    let mut key = String::with_capacity(namespace.len() + 4 + digest_hex.len());
+pub fn format_key(namespace: &str, digest: &[u8; 32]) -> String {
+    let mut key = String::with_capacity(namespace.len() + 4 + 64);
     key.push_str(namespace);
     key.push_str(":v1:");
-    key.push_str(digest_hex);
+    crate::canonical::push_hex(&mut key, digest);
     key
 }
 
@@ -182,6 +182,9 @@ mod tests {
         assert!(check_namespace("llmcache").is_ok());
         assert!(matches!(check_namespace("a{b}"), Err(Error::InvalidOption { .. })));
         assert!(check_namespace("").is_err());
-        assert_eq!(format_key("ns", "ab"), "ns:v1:ab");
+        let mut digest = [0u8; 32];
+        digest[0] = 0xab;
+        digest[31] = 0x01;
+        assert_eq!(format_key("ns", &digest), format!("ns:v1:ab{}01", "0".repeat(60)));
     }
 }

@@ -53,7 +53,7 @@ impl<'a> Options<'a> {
         let mut walker = Walker::new(py, HashSink::new(self.secret.as_deref()), true);
         walker.request(request)?;
         let flags = walker.flags;
-        Ok((format_key(self.namespace, &walker.out.hex()), flags))
+        Ok((format_key(self.namespace, &walker.out.finish()), flags))
     }
 }
 

@@ -200,6 +200,13 @@ impl<'py, S: Detachable> Walker<'py, S> {
             order.push(Member::Version(v));
         }
         order.sort_unstable_by(|a, b| key_cmp(a.key(), b.key()));
+        if let Some(w) = order.windows(2).find(|w| w[0].key() == w[1].key()) {
+            // A str-subclass key can repeat a text (a handful of members: always checked here).
+            return Err(Error::unsupported_type(
+                format!("two keys with the same text {:?}", String::from_utf8_lossy(w[0].key())),
+                "",
+            ));
+        }
         self.write_members(&order)
     }
 

@@ -83,7 +83,20 @@ fn type_ptr(v: &Bound<'_, PyAny>) -> *mut ffi::PyTypeObject {
 
 /// The UTF-8 bytes of a str (or str subclass). ASCII strings are read in place; others use the
 /// UTF-8 copy `CPython` caches on the object. Fails on lone surrogates.
+#[inline]
 pub(crate) fn utf8<'a>(s: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
+    let p = s.as_ptr();
+    // SAFETY: `s` is a str. A compact ASCII string stores its characters (already UTF-8) right after
+    // the `PyASCIIObject` header; this is what PyUnicode_AsUTF8AndSize returns for it, minus the call.
+    unsafe {
+        if ffi::PyUnicode_IS_COMPACT_ASCII(p) != 0 {
+            let data = p.cast::<ffi::PyASCIIObject>().add(1).cast::<u8>();
+            return Ok(std::slice::from_raw_parts(
+                data,
+                ffi::PyUnicode_GET_LENGTH(p).cast_unsigned(),
+            ));
+        }
+    }
     let mut len: ffi::Py_ssize_t = 0;
     // SAFETY: `s` is a str; the returned buffer lives as long as `s`.
     let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &raw mut len) };
@@ -343,9 +356,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
         Ok(())
     }
 
-    /// Collects the members of a dict into `scratch` (from `start`), dropping sentinels, and at
-    /// structural positions `cache_control` and `null` members.
-    pub(crate) fn collect(&mut self, d: &Bound<'py, PyAny>, structural: bool) -> Result<(), Error> {
+    /// Collects the members of a dict into `scratch`, dropping sentinels, and at structural positions
+    /// `cache_control` and `null` members. Returns whether a key is a str subclass: only then can two
+    /// keys share a text (a dict never holds two equal exact strs), so only then are duplicates checked.
+    pub(crate) fn collect(&mut self, d: &Bound<'py, PyAny>, structural: bool) -> Result<bool, Error> {
+        let mut subclass_keys = false;
         let mut pos: ffi::Py_ssize_t = 0;
         let mut k: *mut ffi::PyObject = std::ptr::null_mut();
         let mut val: *mut ffi::PyObject = std::ptr::null_mut();
@@ -358,7 +373,9 @@ impl<'py, S: Detachable> Walker<'py, S> {
                     Borrowed::from_ptr(self.py, val).to_owned(),
                 )
             };
-            if unsafe { ffi::PyUnicode_Check(k) } == 0 {
+            let exact = unsafe { ffi::Py_TYPE(k) == &raw mut ffi::PyUnicode_Type };
+            subclass_keys |= !exact;
+            if !exact && unsafe { ffi::PyUnicode_Check(k) } == 0 {
                 return Err(Error::unsupported_type(
                     format!(
                         "object key {} of type {} is not a string",
@@ -385,7 +402,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
                 value,
             });
         }
-        Ok(())
+        Ok(subclass_keys)
     }
 
     fn object(&mut self, d: &Bound<'py, PyAny>, pos: Position, depth: usize) -> Result<(), Error> {
@@ -406,11 +423,14 @@ impl<'py, S: Detachable> Walker<'py, S> {
         start: usize,
     ) -> Result<(), Error> {
         let structural = pos.is_structural_object();
-        self.collect(d, structural)?;
+        let check_duplicates = self.collect(d, structural)?;
         let end = self.scratch.len();
         let members = &mut self.scratch[start..end];
         members.sort_unstable_by(|a, b| canonical::key_cmp(a.key(), b.key()));
-        if let Some(w) = members.windows(2).find(|w| w[0].key() == w[1].key()) {
+        if let Some(w) = members
+            .windows(2)
+            .find(|w| check_duplicates && w[0].key() == w[1].key())
+        {
             return Err(Error::unsupported_type(
                 format!("two keys with the same text {:?}", String::from_utf8_lossy(w[0].key())),
                 "",
@@ -439,9 +459,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
             }
             let (key, value) = {
                 let e = &self.scratch[i];
-                // SAFETY: as above; the slice outlives the loop body because scratch[i] stays put.
+                // SAFETY: scratch[i] keeps the key and the value alive until this object is written
+                // (children push and truncate only above `end`; a reallocation moves the entry, not
+                // the objects), so a borrowed view of both is enough.
                 let key: &[u8] = unsafe { std::slice::from_raw_parts(e.key, e.key_len) };
-                (key, e.value.clone())
+                (key, unsafe { Borrowed::from_ptr(self.py, e.value.as_ptr()) })
             };
             write_str(&mut self.out, key);
             self.out.put_byte(b':');
