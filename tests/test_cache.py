@@ -7,9 +7,8 @@ import threading
 import time
 from typing import Any
 
-import pytest
-
 import promptkey
+import pytest
 from promptkey import InvalidOptionError, MemoryStore, ResponseCache, make_key
 from promptkey.cache import CircuitBreaker
 from promptkey.cache._envelope import decode, encode

@@ -18,7 +18,8 @@ from promptkey._core import canonical_json, key_material, make_key, make_keys
 # --- prefix / simulator / planner ---
 
 # --- response cache ---
-from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache  # noqa: E402
+# isort: split
+from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache
 
 
 def __getattr__(name: str) -> object:

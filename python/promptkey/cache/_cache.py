@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from promptkey._exceptions import InvalidOptionError, PromptKeyError
 from promptkey.cache import _metrics
@@ -21,6 +21,9 @@ from promptkey.cache._breaker import StoreError
 from promptkey.cache._envelope import INVALID, decode, encode
 from promptkey.cache._keying import key_info, store_key, validate_namespace
 from promptkey.cache._memory import MemoryStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["CacheResult", "CacheStats", "ResponseCache"]
 
@@ -259,7 +262,7 @@ class ResponseCache:
             return True
         try:
             return bool(self.cacheable(value))
-        except Exception:
+        except Exception:  # noqa: BLE001 - the model was paid for: a faulty filter must not lose the answer
             self._count("errors")
             return False
 
@@ -349,7 +352,7 @@ class ResponseCache:
                             extender = None
                     else:
                         send = getattr(store, name)(*op[1:])
-                except BaseException as e:
+                except BaseException as e:  # noqa: BLE001 - thrown into the flow, which cleans up and re-raises
                     exc = e
         finally:
             if extender is not None:
@@ -439,7 +442,7 @@ class ResponseCache:
                         send = getattr(store, name)(*op[1:])
                         if store.is_async:
                             send = await send
-                except BaseException as e:
+                except BaseException as e:  # noqa: BLE001 - thrown into the flow, which cleans up and re-raises
                     exc = e
         finally:
             if extender is not None:
@@ -518,13 +521,13 @@ class ResponseCache:
         else:
             self.close()
 
-    def __enter__(self) -> ResponseCache:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> ResponseCache:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from redis.backoff import NoBackoff
 from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from promptkey._exceptions import InvalidOptionError
@@ -27,13 +27,16 @@ from promptkey.cache import _lock
 from promptkey.cache._breaker import CircuitBreaker, StoreError
 from promptkey.cache._lock import Flights
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = ["AsyncRedisStore", "RedisStore"]
 
 # Longest single blocking wait for a wake-up; a waiter re-checks the lock at least this often. The blocking
 # connection's socket timeout is this plus store_timeout, so a frozen server cannot hold a waiter longer.
 WAIT_SLICE = 5.0
 # Connection settings that belong to the given client's own plumbing and must not be copied.
-_PRIVATE = ("maint_notifications", "orig_", "himport_registry", "oss_cluster", "redis_connect_func")
+_PRIVATE: tuple[str, ...] = ("maint_notifications", "orig_", "himport_registry", "oss_cluster", "redis_connect_func")
 _PRIVATE += ("event_dispatcher", "connection_pool", "retry", "cache", "decode_responses")
 # Anything a store operation raises is a store failure: the caller never sees it (fail-open).
 _FAILURES = (Exception,)
@@ -56,13 +59,11 @@ def _derive_sync(client: Any, timeout: float, read_timeout: float) -> Any:
         kw = _settings(client.nodes_manager.connection_kwargs, timeout, read_timeout)
         for k in ("host", "port", "db"):
             kw.pop(k, None)
-        nodes = [redis.cluster.ClusterNode(h, p) for h, p in _startup(client)]
+        nodes = [redis.cluster.ClusterNode(h, p) for h, p in _startup(client)]  # type: ignore[no-untyped-call]
         return redis.cluster.RedisCluster(startup_nodes=nodes, retry=Retry(NoBackoff(), 0), **kw)
     pool = client.connection_pool
     kw = _settings(pool.connection_kwargs, timeout, read_timeout)
-    new_pool = redis.ConnectionPool(
-        connection_class=pool.connection_class, max_connections=pool.max_connections, **kw
-    )
+    new_pool = redis.ConnectionPool(connection_class=pool.connection_class, max_connections=pool.max_connections, **kw)
     return redis.Redis(connection_pool=new_pool, retry=Retry(NoBackoff(), 0))
 
 
@@ -164,7 +165,7 @@ class RedisStore(_StoreBase):
         if self._owned:
             self.client.close()
 
-    def __enter__(self) -> RedisStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -204,7 +205,7 @@ class AsyncRedisStore(_StoreBase):
         if self._owned:
             await self.client.aclose()
 
-    async def __aenter__(self) -> AsyncRedisStore:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
