@@ -24,7 +24,7 @@ from redis.retry import Retry
 
 from promptkey._exceptions import InvalidOptionError
 from promptkey.cache import _lock
-from promptkey.cache._breaker import CircuitBreaker, StoreError
+from promptkey.cache._breaker import BreakerOpen, CircuitBreaker, StoreError
 from promptkey.cache._lock import Flights
 
 if TYPE_CHECKING:
@@ -98,17 +98,15 @@ class _StoreBase:
         self,
         client: Any,
         *,
-        failure_threshold: int = 3,
-        reset_timeout: float = 1.0,
-        max_reset_timeout: float = 30.0,
+        breaker: CircuitBreaker | None = None,
         _owned: bool = False,
     ) -> None:
         self._check(client)
+        if breaker is not None and not isinstance(breaker, CircuitBreaker):
+            raise InvalidOptionError(f"breaker must be a CircuitBreaker, got {breaker!r}")
         self.client = client
         self._owned = _owned
-        self.breaker = CircuitBreaker(
-            failure_threshold=failure_threshold, reset_timeout=reset_timeout, max_reset_timeout=max_reset_timeout
-        )
+        self.breaker = breaker or CircuitBreaker()
         self.flights = Flights()
         self._bound: dict[float, Any] = {}
         self._bind_lock = threading.Lock()
@@ -146,13 +144,15 @@ class RedisStore(_StoreBase):
             raise InvalidOptionError(f"RedisStore needs a redis.Redis or redis.cluster.RedisCluster, got {client!r}")
 
     @classmethod
-    def from_url(cls, url: str, *, cluster: bool = False, **options: Any) -> RedisStore:
+    def from_url(
+        cls, url: str, *, cluster: bool = False, breaker: CircuitBreaker | None = None, **options: Any
+    ) -> RedisStore:
         """A store on `url` (`redis://`, `rediss://`, `unix://`); `options` go to redis-py's `from_url`."""
         if cluster:
             client: Any = redis.cluster.RedisCluster.from_url(url, **options)
         else:
             client = redis.Redis.from_url(url, **options)
-        return cls(client, _owned=True)
+        return cls(client, breaker=breaker, _owned=True)
 
     def _make_bound(self, store_timeout: float) -> _SyncBound:
         return _SyncBound(self, store_timeout)
@@ -186,13 +186,15 @@ class AsyncRedisStore(_StoreBase):
             raise InvalidOptionError(f"AsyncRedisStore needs a redis.asyncio client, got {client!r}")
 
     @classmethod
-    def from_url(cls, url: str, *, cluster: bool = False, **options: Any) -> AsyncRedisStore:
+    def from_url(
+        cls, url: str, *, cluster: bool = False, breaker: CircuitBreaker | None = None, **options: Any
+    ) -> AsyncRedisStore:
         """A store on `url` (`redis://`, `rediss://`, `unix://`); `options` go to redis-py's `from_url`."""
         if cluster:
             client: Any = redis.asyncio.cluster.RedisCluster.from_url(url, **options)
         else:
             client = redis.asyncio.Redis.from_url(url, **options)
-        return cls(client, _owned=True)
+        return cls(client, breaker=breaker, _owned=True)
 
     def _make_bound(self, store_timeout: float) -> _AsyncBound:
         return _AsyncBound(self, store_timeout)
@@ -240,7 +242,7 @@ class _SyncBound:
 
     def _guard(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.breaker.allow():
-            raise StoreError("circuit breaker open")
+            raise BreakerOpen("circuit breaker open")
         try:
             result = fn(*args, **kwargs)
         except _FAILURES as e:
@@ -338,7 +340,7 @@ class _AsyncBound:
 
     async def _guard(self, coro_fn: Any, *args: Any) -> Any:
         if not self.breaker.allow():
-            raise StoreError("circuit breaker open")
+            raise BreakerOpen("circuit breaker open")
         try:
             result = await coro_fn(*args)
         except _FAILURES as e:
