@@ -240,3 +240,21 @@ def test_redis_errors_never_reach_the_caller_from_peek_and_delete(own_redis: Red
     assert cache.peek(REQ) is None and cache.delete(REQ) is False and cache.stats.errors == 2
     cache.close()
     store.close()
+
+
+def test_an_async_store_serves_one_event_loop_after_another(redis_server: RedisServer, ns: str) -> None:
+    store = AsyncRedisStore.from_url(redis_server.url)
+
+    async def once(value: str) -> str:
+        async def afn() -> str:
+            return value
+
+        async with ResponseCache(store, namespace=ns) as cache:
+            res = await cache.aget_or_call(REQ, afn)
+            assert cache.stats.errors == 0
+            return res.status
+
+    # Each asyncio.run has its own loop; the store's connections follow the loop they are used from.
+    assert asyncio.run(once("a")) == "miss"
+    assert asyncio.run(once("b")) == "hit"
+    asyncio.run(store.aclose())

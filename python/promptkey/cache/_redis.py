@@ -315,8 +315,17 @@ class _AsyncBound:
         self._block: Any = None
         self._scripts: dict[str, Any] = {}
         self._init_lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _on_this_loop(self) -> None:
+        # redis.asyncio connections belong to the event loop that opened them. A store reused from another
+        # loop (a second asyncio.run) starts over with new connections instead of failing on dead ones.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._cmd, self._block, self._init_lock = loop, None, None, None
 
     async def _client(self) -> Any:
+        self._on_this_loop()
         if self._cmd is None:
             async with self._lock():
                 if self._cmd is None:
@@ -350,7 +359,7 @@ class _AsyncBound:
         return result
 
     async def _get(self, skey: str) -> Any:
-        return await (self._cmd or await self._client()).get(skey)
+        return await (await self._client()).get(skey)
 
     async def get(self, skey: str) -> bytes | None:
         return await self._guard(self._get, skey)  # type: ignore[no-any-return]
@@ -375,6 +384,7 @@ class _AsyncBound:
         return bool(await self._guard(self._script, "EXTEND", [skey + ":lock"], [token, lock_ms]))
 
     async def _blmove(self, ready: str, timeout: float) -> Any:
+        await self._client()
         if self._block is None:
             async with self._lock():
                 if self._block is None:
