@@ -26,12 +26,11 @@ from typing import Any
 import pytest
 import redis
 from payloads import SMALL
-
 from promptkey import MemoryStore, RedisStore, ResponseCache, make_key
 from promptkey.cache._keying import store_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from redis_servers import RedisServer, have_redis  # noqa: E402
+from redis_servers import RedisServer, have_redis
 
 QUICK = os.environ.get("PROMPTKEY_BENCH_QUICK") == "1"
 BATCH = 50
