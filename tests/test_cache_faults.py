@@ -150,15 +150,17 @@ def test_redis_down_when_the_cache_is_built_costs_fallbacks_not_errors(ns: str) 
 def test_redis_stopped_during_a_bounded_load(own_redis: RedisServer, ns: str, made: list[ResponseCache]) -> None:
     cache = on(made, own_redis, ns, breaker=CircuitBreaker(reset_timeout=0.1, max_reset_timeout=0.2))
     requests = [dict(REQ, max_tokens=n) for n in range(10)]
-    for q in requests:
-        cache.get_or_call(q, lambda q=q: q["max_tokens"])  # type: ignore[misc]
     failures: list[BaseException] = []
     wrong: list[Any] = []
-    stop = threading.Event()
+    done = threading.Event()
+    count = [0]
+    lock = threading.Lock()
 
     def load() -> None:
-        for i in range(150):
+        i = 0
+        while not done.is_set() and i < 20_000:  # bounded, whatever happens
             q = requests[i % 10]
+            i += 1
             try:
                 res = cache.get_or_call(q, lambda q=q: q["max_tokens"])  # type: ignore[misc]
             except BaseException as e:  # noqa: BLE001 - the assertion is that there are none
@@ -166,25 +168,32 @@ def test_redis_stopped_during_a_bounded_load(own_redis: RedisServer, ns: str, ma
                 continue
             if res.value != q["max_tokens"]:
                 wrong.append(res)
-            if stop.is_set():
-                time.sleep(0.001)
+            with lock:
+                count[0] += 1
+
+    def until(n: int) -> None:
+        deadline = time.monotonic() + 20
+        while count[0] < n and time.monotonic() < deadline:
+            time.sleep(0.005)  # the test's own pacing, not the library's
 
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.05)
+    until(200)  # warm: misses then hits
     own_redis.stop()
-    stop.set()
-    time.sleep(0.3)
+    until(count[0] + 400)  # an outage under load
     own_redis.start()
+    time.sleep(0.25)  # past the breaker's reset timeout
+    until(count[0] + 400)
+    done.set()
     for t in threads:
         t.join()
+    stats = cache.stats
     assert failures == [] and wrong == []
-    assert cache.stats.fallbacks > 0 and cache.stats.calls == 10 + 600
-    time.sleep(0.25)  # past the breaker's reset timeout: the next call probes and closes it
-    q = requests[3]
-    statuses = [cache.get_or_call(q, lambda: 3).status for _ in range(3)]
-    assert statuses[-1] == "hit" and "miss" in statuses
+    assert stats.fallbacks > 0 and stats.calls == count[0]
+    assert stats.hits > 0 and cache.store.breaker.state == "closed"
+    # Hits resumed after the restart (the restarted server started empty).
+    assert [cache.get_or_call(requests[3], lambda: 3).status for _ in range(2)][-1] == "hit"
 
 
 @pytest.mark.parametrize("fault", ["stopped", "frozen"])
@@ -258,3 +267,16 @@ def test_an_async_store_serves_one_event_loop_after_another(redis_server: RedisS
     assert asyncio.run(once("a")) == "miss"
     assert asyncio.run(once("b")) == "hit"
     asyncio.run(store.aclose())
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+def test_stores_from_url_are_built_while_nothing_listens(ns: str, cluster: bool) -> None:
+    from redis_servers import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    store = RedisStore.from_url(url, cluster=cluster)  # must not connect (LiteLLM #3400: no start-up failure)
+    cache = ResponseCache(store, namespace=ns, store_timeout=0.1)
+    assert [cache.get_or_call(REQ, lambda: 1).status for _ in range(2)] == ["fallback", "fallback"]
+    assert "from_url" in repr(store.client) and store.cluster is cluster
+    cache.close()
+    store.close()

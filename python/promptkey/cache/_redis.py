@@ -54,7 +54,26 @@ def _startup(client: Any) -> list[tuple[str, int]]:
     return sorted(nodes)
 
 
+class _Url:
+    """What `from_url` keeps instead of a client: building a cluster client connects, and a store must be
+    creatable while Redis is down (LiteLLM #3400); the connections are opened by the first operation."""
+
+    def __init__(self, url: str, cluster: bool, options: dict[str, Any]) -> None:
+        self.url, self.cluster, self.options = url, cluster, options
+
+    def build(self, factory: Any, timeout: float, read_timeout: float, retry: Any) -> Any:
+        kw = {**self.options, "socket_timeout": read_timeout, "socket_connect_timeout": timeout}
+        kw.update(decode_responses=False, retry=retry)
+        return factory.from_url(self.url, **kw)
+
+    def __repr__(self) -> str:
+        return f"<from_url {self.url.split('@')[-1]!r}>"  # never show credentials
+
+
 def _derive_sync(client: Any, timeout: float, read_timeout: float) -> Any:
+    if isinstance(client, _Url):
+        factory = redis.cluster.RedisCluster if client.cluster else redis.Redis
+        return client.build(factory, timeout, read_timeout, Retry(NoBackoff(), 0))
     if isinstance(client, redis.cluster.RedisCluster):
         kw = _settings(client.nodes_manager.connection_kwargs, timeout, read_timeout)
         for k in ("host", "port", "db"):
@@ -68,6 +87,9 @@ def _derive_sync(client: Any, timeout: float, read_timeout: float) -> Any:
 
 
 def _derive_async(client: Any, timeout: float, read_timeout: float) -> Any:
+    if isinstance(client, _Url):
+        factory = redis.asyncio.cluster.RedisCluster if client.cluster else redis.asyncio.Redis
+        return client.build(factory, timeout, read_timeout, AsyncRetry(NoBackoff(), 0))
     if isinstance(client, redis.asyncio.cluster.RedisCluster):
         kw = _settings(client.connection_kwargs, timeout, read_timeout)
         # The asyncio cluster client takes named settings only (no **kwargs): keep the ones it names.
@@ -112,6 +134,7 @@ class _StoreBase:
         self._bind_lock = threading.Lock()
         # Hash tags are the digest, so cluster keys spread over the masters; the store reports its style.
         self.cluster = isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster))
+        self.cluster = self.cluster or (isinstance(client, _Url) and client.cluster)
 
     def _check(self, client: Any) -> None:
         raise NotImplementedError
@@ -138,6 +161,8 @@ class RedisStore(_StoreBase):
     serves_async = False
 
     def _check(self, client: Any) -> None:
+        if isinstance(client, _Url):
+            return
         if isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
             raise InvalidOptionError("RedisStore needs a sync redis client; use AsyncRedisStore for redis.asyncio")
         if not isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
@@ -148,11 +173,7 @@ class RedisStore(_StoreBase):
         cls, url: str, *, cluster: bool = False, breaker: CircuitBreaker | None = None, **options: Any
     ) -> RedisStore:
         """A store on `url` (`redis://`, `rediss://`, `unix://`); `options` go to redis-py's `from_url`."""
-        if cluster:
-            client: Any = redis.cluster.RedisCluster.from_url(url, **options)
-        else:
-            client = redis.Redis.from_url(url, **options)
-        return cls(client, breaker=breaker, _owned=True)
+        return cls(_Url(url, cluster, options), breaker=breaker, _owned=True)
 
     def _make_bound(self, store_timeout: float) -> _SyncBound:
         return _SyncBound(self, store_timeout)
@@ -162,7 +183,7 @@ class RedisStore(_StoreBase):
             bound, self._bound = list(self._bound.values()), {}
         for b in bound:
             b.close()
-        if self._owned:
+        if self._owned and not isinstance(self.client, _Url):
             self.client.close()
 
     def __enter__(self) -> Self:
@@ -180,6 +201,8 @@ class AsyncRedisStore(_StoreBase):
     is_async = True
 
     def _check(self, client: Any) -> None:
+        if isinstance(client, _Url):
+            return
         if isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
             raise InvalidOptionError("AsyncRedisStore needs a redis.asyncio client; use RedisStore for sync clients")
         if not isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
@@ -190,11 +213,7 @@ class AsyncRedisStore(_StoreBase):
         cls, url: str, *, cluster: bool = False, breaker: CircuitBreaker | None = None, **options: Any
     ) -> AsyncRedisStore:
         """A store on `url` (`redis://`, `rediss://`, `unix://`); `options` go to redis-py's `from_url`."""
-        if cluster:
-            client: Any = redis.asyncio.cluster.RedisCluster.from_url(url, **options)
-        else:
-            client = redis.asyncio.Redis.from_url(url, **options)
-        return cls(client, breaker=breaker, _owned=True)
+        return cls(_Url(url, cluster, options), breaker=breaker, _owned=True)
 
     def _make_bound(self, store_timeout: float) -> _AsyncBound:
         return _AsyncBound(self, store_timeout)
@@ -204,7 +223,7 @@ class AsyncRedisStore(_StoreBase):
             bound, self._bound = list(self._bound.values()), {}
         for b in bound:
             await b.aclose()
-        if self._owned:
+        if self._owned and not isinstance(self.client, _Url):
             await self.client.aclose()
 
     async def __aenter__(self) -> Self:
