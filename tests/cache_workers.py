@@ -8,7 +8,6 @@ from typing import Any
 
 import redis
 import redis.cluster
-
 from promptkey import RedisStore, ResponseCache
 
 

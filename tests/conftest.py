@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 from redis_servers import RedisCluster, RedisServer, have_redis
 
 needs_redis = pytest.mark.skipif(not have_redis(), reason="redis-server/redis-cli not on PATH")

@@ -7,9 +7,8 @@ import threading
 import time
 from typing import Any
 
-import pytest
-
 import promptkey
+import pytest
 from promptkey import InvalidOptionError, MemoryStore, ResponseCache, make_key
 from promptkey.cache import CircuitBreaker
 from promptkey.cache._envelope import decode, encode
@@ -309,3 +308,26 @@ def test_circuit_breaker_opens_probes_once_and_backs_off() -> None:
     assert br.state == "closed" and br.allow() and br.opened == 1
     with pytest.raises(InvalidOptionError):
         CircuitBreaker(failure_threshold=0)
+
+
+def test_prometheus_metrics_count_calls_by_status_and_store_errors() -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    from promptkey.cache import _metrics, enable_prometheus
+
+    registry = prometheus_client.CollectorRegistry()
+    enable_prometheus(registry)
+    try:
+        cache = ResponseCache(namespace="metrics")
+        for _ in range(3):
+            cache.get_or_call(REQ, Model())
+        cache.get_or_call(REQ, Model(), mode="bypass")
+
+        def sample(name: str, **labels: str) -> float:
+            return registry.get_sample_value(name, labels) or 0.0
+
+        assert sample("promptkey_cache_calls_total", namespace="metrics", status="hit") == 2
+        assert sample("promptkey_cache_calls_total", namespace="metrics", status="miss") == 1
+        assert sample("promptkey_cache_calls_total", namespace="metrics", status="bypass") == 1
+        assert sample("promptkey_cache_call_seconds_count", status="hit") == 2
+    finally:
+        _metrics._calls = _metrics._errors = _metrics._latency = None

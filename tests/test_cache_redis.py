@@ -11,13 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
-import redis.cluster
 from cache_workers import counted_model, stampede_process
-from redis_servers import RedisCluster, RedisServer
-
 from promptkey import AsyncRedisStore, InvalidOptionError, RedisStore, ResponseCache, make_key
 from promptkey.cache._keying import store_key
+from redis_servers import RedisCluster, RedisServer
 
 pytestmark = pytest.mark.redis
 
@@ -56,7 +53,9 @@ def add_up(s: Any) -> int:
 
 
 @pytest.mark.parametrize("decode_responses", [False, True])
-def test_layout_envelope_and_hit_either_decode_style(redis_server: RedisServer, ns: str, decode_responses: bool) -> None:
+def test_layout_envelope_and_hit_either_decode_style(
+    redis_server: RedisServer, ns: str, decode_responses: bool
+) -> None:
     client = redis_server.client(decode_responses=decode_responses)
     store = RedisStore(client)
     cache = ResponseCache(store, namespace=ns, ttl=600)
@@ -91,7 +90,7 @@ def test_corrupt_foreign_and_truncated_entries_are_misses_and_overwritten(
     assert cache.peek(REQ) is None
     assert cache.get_or_call(REQ, lambda: ANSWER).status == "miss"
     assert json.loads(r.get(skey))["value"] == ANSWER
-    assert cache.get_or_call(REQ, lambda: {}).status == "hit" and cache.stats.errors == 0
+    assert cache.get_or_call(REQ, dict).status == "hit" and cache.stats.errors == 0
 
 
 def test_wrong_style_stores_are_refused(redis_server: RedisServer) -> None:
@@ -199,7 +198,7 @@ def test_two_hundred_asyncio_tasks_call_the_model_once(
         stores = [AsyncRedisStore.from_url(server.url, cluster=where == "cluster") for _ in range(4)]
         caches = [ResponseCache(s, namespace=ns, store_timeout=2.0) for s in stores]
         results = await asyncio.gather(*(caches[i % 4].aget_or_call(REQ, afn) for i in range(200)))
-        for c, s in zip(caches, stores):
+        for c, s in zip(caches, stores, strict=True):
             await c.aclose()
             await s.aclose()
         assert sum(c.stats.calls for c in caches) == 200 == sum(add_up(c.stats) for c in caches)
@@ -252,7 +251,9 @@ def test_waiters_wake_promptly_when_the_value_lands(
     assert woke - finished[0] < 0.2
 
 
-def test_fn_raising_releases_the_lock_and_stores_nothing(redis_server: RedisServer, ns: str, made: list[ResponseCache]) -> None:
+def test_fn_raising_releases_the_lock_and_stores_nothing(
+    redis_server: RedisServer, ns: str, made: list[ResponseCache]
+) -> None:
     cache = on(made, redis_server, ns)
     skey = store_key(make_key(REQ, namespace=ns))
 

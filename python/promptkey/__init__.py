@@ -32,7 +32,8 @@ from promptkey.planner import Plan, plan
 
 # isort: split
 # --- response cache ---
-from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache  # noqa: E402
+# isort: split
+from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache
 
 
 def __getattr__(name: str) -> object:

@@ -7,7 +7,7 @@ import time
 
 from promptkey._exceptions import InvalidOptionError
 
-__all__ = ["CircuitBreaker", "StoreError"]
+__all__ = ["BreakerOpen", "CircuitBreaker", "StoreError"]
 
 
 class CircuitBreaker:
@@ -88,4 +88,8 @@ class CircuitBreaker:
 
 
 class StoreError(Exception):
-    """A store operation failed, timed out, or was refused by the open breaker (never reaches the caller)."""
+    """A store operation failed or timed out (never reaches the caller: the cache falls back and counts it)."""
+
+
+class BreakerOpen(StoreError):
+    """A store operation skipped because the breaker is open (a fallback, but not a new error)."""

@@ -13,14 +13,17 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from promptkey._exceptions import InvalidOptionError, PromptKeyError
 from promptkey.cache import _metrics
-from promptkey.cache._breaker import StoreError
+from promptkey.cache._breaker import BreakerOpen, StoreError
 from promptkey.cache._envelope import INVALID, decode, encode
 from promptkey.cache._keying import key_info, store_key, validate_namespace
 from promptkey.cache._memory import MemoryStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["CacheResult", "CacheStats", "ResponseCache"]
 
@@ -154,6 +157,10 @@ class ResponseCache:
         if name == "errors":
             _metrics.store_error(self.namespace)
 
+    def _store_error(self, e: StoreError) -> None:
+        if not isinstance(e, BreakerOpen):  # a skipped operation is a fallback, not one more error
+            self._count("errors")
+
     def _done(self, value: Any, status: Status, key: str | None, t0: float) -> CacheResult:
         with self._counts_lock:
             self._counts["calls"] += 1
@@ -198,8 +205,8 @@ class ResponseCache:
         while True:
             try:
                 kind, payload = yield ("acquire", job.skey, token, self._lock_ms, seen)
-            except StoreError:
-                self._count("errors")
+            except StoreError as e:
+                self._store_error(e)
                 return (yield from self._compute(job, None, write=False, status="fallback"))
             if kind == 0:
                 value = decode(payload, job.key)
@@ -218,8 +225,8 @@ class ResponseCache:
             until_expiry = payload / 1000 + 0.005 if payload > 0 else self.lock_ttl
             try:
                 yield ("wait", job.skey, min(remaining, until_expiry))
-            except StoreError:
-                self._count("errors")
+            except StoreError as e:
+                self._store_error(e)
                 return (yield from self._compute(job, None, write=False, status="fallback"))
 
     def _compute(self, job: _Job, token: str | None, *, write: bool, status: str) -> Generator[Op, Any, Outcome]:
@@ -242,8 +249,8 @@ class ResponseCache:
         if data is not None and write and self._accepts(value):
             try:
                 yield ("write", job.skey, data, job.ttl_ms, token, self._lock_ms)
-            except StoreError:
-                self._count("errors")  # a failed write after computing stays a miss
+            except StoreError as e:
+                self._store_error(e)  # a failed write after computing stays a miss
         elif token is not None:
             yield from self._release(job, token)
         return status, data, (value if data is None else decode(data, job.key))
@@ -251,15 +258,15 @@ class ResponseCache:
     def _release(self, job: _Job, token: str) -> Generator[Op, Any, None]:
         try:
             yield ("release", job.skey, token, self._lock_ms)
-        except StoreError:
-            self._count("errors")
+        except StoreError as e:
+            self._store_error(e)
 
     def _accepts(self, value: Any) -> bool:
         if self.cacheable is None:
             return True
         try:
             return bool(self.cacheable(value))
-        except Exception:
+        except Exception:  # noqa: BLE001 - the model was paid for: a faulty filter must not lose the answer
             self._count("errors")
             return False
 
@@ -285,9 +292,9 @@ class ResponseCache:
         if mode != "refresh":
             try:
                 data = store.get(skey)
-            except StoreError:
+            except StoreError as e:
                 data, failed = None, True
-                self._count("errors")
+                self._store_error(e)
             if data is not None:
                 value = decode(data, key)
                 if value is not INVALID:
@@ -349,7 +356,7 @@ class ResponseCache:
                             extender = None
                     else:
                         send = getattr(store, name)(*op[1:])
-                except BaseException as e:
+                except BaseException as e:  # noqa: BLE001 - thrown into the flow, which cleans up and re-raises
                     exc = e
         finally:
             if extender is not None:
@@ -377,9 +384,9 @@ class ResponseCache:
         if mode != "refresh":
             try:
                 data = await store.get(skey) if store.is_async else store.get(skey)
-            except StoreError:
+            except StoreError as e:
                 data, failed = None, True
-                self._count("errors")
+                self._store_error(e)
             if data is not None:
                 value = decode(data, key)
                 if value is not INVALID:
@@ -439,7 +446,7 @@ class ResponseCache:
                         send = getattr(store, name)(*op[1:])
                         if store.is_async:
                             send = await send
-                except BaseException as e:
+                except BaseException as e:  # noqa: BLE001 - thrown into the flow, which cleans up and re-raises
                     exc = e
         finally:
             if extender is not None:
@@ -452,8 +459,8 @@ class ResponseCache:
                 ok = store.extend(skey, token, self._lock_ms)
                 if store.is_async:
                     ok = await ok
-            except StoreError:
-                self._count("errors")
+            except StoreError as e:
+                self._store_error(e)
                 continue
             if not ok:
                 return  # the lock is gone (expired, or the write released it): nothing left to keep
@@ -468,8 +475,8 @@ class ResponseCache:
         key = self._key(request)
         try:
             data = self._sync_store().get(store_key(key))
-        except StoreError:
-            self._count("errors")
+        except StoreError as e:
+            self._store_error(e)
             return None
         value = INVALID if data is None else decode(data, key)
         return None if value is INVALID else value
@@ -478,8 +485,8 @@ class ResponseCache:
         """Remove `request`'s entry; True if there was one (False also when the store is unavailable)."""
         try:
             return bool(self._sync_store().delete(store_key(self._key(request))))
-        except StoreError:
-            self._count("errors")
+        except StoreError as e:
+            self._store_error(e)
             return False
 
     async def apeek(self, request: Any) -> Any:
@@ -488,8 +495,8 @@ class ResponseCache:
         store = self._async_store()
         try:
             data = await store.get(store_key(key)) if store.is_async else store.get(store_key(key))
-        except StoreError:
-            self._count("errors")
+        except StoreError as e:
+            self._store_error(e)
             return None
         value = INVALID if data is None else decode(data, key)
         return None if value is INVALID else value
@@ -500,8 +507,8 @@ class ResponseCache:
         try:
             done = store.delete(store_key(self._key(request)))
             return bool(await done if store.is_async else done)
-        except StoreError:
-            self._count("errors")
+        except StoreError as e:
+            self._store_error(e)
             return False
 
     # --- lifecycle: close the connections this cache's store binding opened (never a client you passed) ---
@@ -518,13 +525,13 @@ class ResponseCache:
         else:
             self.close()
 
-    def __enter__(self) -> ResponseCache:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> ResponseCache:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -554,8 +561,8 @@ class _Extender:
             try:
                 if not self._store.extend(self._skey, self._token, self._cache._lock_ms):
                     return
-            except StoreError:
-                self._cache._count("errors")
+            except StoreError as e:
+                self._cache._store_error(e)
 
 
 def _follower_value(outcome: Outcome, key: str) -> Any:

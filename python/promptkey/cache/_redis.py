@@ -12,20 +12,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from redis.backoff import NoBackoff
 from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from promptkey._exceptions import InvalidOptionError
 from promptkey.cache import _lock
-from promptkey.cache._breaker import CircuitBreaker, StoreError
+from promptkey.cache._breaker import BreakerOpen, CircuitBreaker, StoreError
 from promptkey.cache._lock import Flights
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["AsyncRedisStore", "RedisStore"]
 
@@ -33,7 +36,7 @@ __all__ = ["AsyncRedisStore", "RedisStore"]
 # connection's socket timeout is this plus store_timeout, so a frozen server cannot hold a waiter longer.
 WAIT_SLICE = 5.0
 # Connection settings that belong to the given client's own plumbing and must not be copied.
-_PRIVATE = ("maint_notifications", "orig_", "himport_registry", "oss_cluster", "redis_connect_func")
+_PRIVATE: tuple[str, ...] = ("maint_notifications", "orig_", "himport_registry", "oss_cluster", "redis_connect_func")
 _PRIVATE += ("event_dispatcher", "connection_pool", "retry", "cache", "decode_responses")
 # Anything a store operation raises is a store failure: the caller never sees it (fail-open).
 _FAILURES = (Exception,)
@@ -51,22 +54,42 @@ def _startup(client: Any) -> list[tuple[str, int]]:
     return sorted(nodes)
 
 
+class _Url:
+    """What `from_url` keeps instead of a client: building a cluster client connects, and a store must be
+    creatable while Redis is down (LiteLLM #3400); the connections are opened by the first operation."""
+
+    def __init__(self, url: str, cluster: bool, options: dict[str, Any]) -> None:
+        self.url, self.cluster, self.options = url, cluster, options
+
+    def build(self, factory: Any, timeout: float, read_timeout: float, retry: Any) -> Any:
+        kw = {**self.options, "socket_timeout": read_timeout, "socket_connect_timeout": timeout}
+        kw.update(decode_responses=False, retry=retry)
+        return factory.from_url(self.url, **kw)
+
+    def __repr__(self) -> str:
+        return f"<from_url {self.url.split('@')[-1]!r}>"  # never show credentials
+
+
 def _derive_sync(client: Any, timeout: float, read_timeout: float) -> Any:
+    if isinstance(client, _Url):
+        factory = redis.cluster.RedisCluster if client.cluster else redis.Redis
+        return client.build(factory, timeout, read_timeout, Retry(NoBackoff(), 0))
     if isinstance(client, redis.cluster.RedisCluster):
         kw = _settings(client.nodes_manager.connection_kwargs, timeout, read_timeout)
         for k in ("host", "port", "db"):
             kw.pop(k, None)
-        nodes = [redis.cluster.ClusterNode(h, p) for h, p in _startup(client)]
+        nodes = [redis.cluster.ClusterNode(h, p) for h, p in _startup(client)]  # type: ignore[no-untyped-call]
         return redis.cluster.RedisCluster(startup_nodes=nodes, retry=Retry(NoBackoff(), 0), **kw)
     pool = client.connection_pool
     kw = _settings(pool.connection_kwargs, timeout, read_timeout)
-    new_pool = redis.ConnectionPool(
-        connection_class=pool.connection_class, max_connections=pool.max_connections, **kw
-    )
+    new_pool = redis.ConnectionPool(connection_class=pool.connection_class, max_connections=pool.max_connections, **kw)
     return redis.Redis(connection_pool=new_pool, retry=Retry(NoBackoff(), 0))
 
 
 def _derive_async(client: Any, timeout: float, read_timeout: float) -> Any:
+    if isinstance(client, _Url):
+        factory = redis.asyncio.cluster.RedisCluster if client.cluster else redis.asyncio.Redis
+        return client.build(factory, timeout, read_timeout, AsyncRetry(NoBackoff(), 0))
     if isinstance(client, redis.asyncio.cluster.RedisCluster):
         kw = _settings(client.connection_kwargs, timeout, read_timeout)
         # The asyncio cluster client takes named settings only (no **kwargs): keep the ones it names.
@@ -97,22 +120,21 @@ class _StoreBase:
         self,
         client: Any,
         *,
-        failure_threshold: int = 3,
-        reset_timeout: float = 1.0,
-        max_reset_timeout: float = 30.0,
+        breaker: CircuitBreaker | None = None,
         _owned: bool = False,
     ) -> None:
         self._check(client)
+        if breaker is not None and not isinstance(breaker, CircuitBreaker):
+            raise InvalidOptionError(f"breaker must be a CircuitBreaker, got {breaker!r}")
         self.client = client
         self._owned = _owned
-        self.breaker = CircuitBreaker(
-            failure_threshold=failure_threshold, reset_timeout=reset_timeout, max_reset_timeout=max_reset_timeout
-        )
+        self.breaker = breaker or CircuitBreaker()
         self.flights = Flights()
         self._bound: dict[float, Any] = {}
         self._bind_lock = threading.Lock()
         # Hash tags are the digest, so cluster keys spread over the masters; the store reports its style.
         self.cluster = isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster))
+        self.cluster = self.cluster or (isinstance(client, _Url) and client.cluster)
 
     def _check(self, client: Any) -> None:
         raise NotImplementedError
@@ -139,19 +161,19 @@ class RedisStore(_StoreBase):
     serves_async = False
 
     def _check(self, client: Any) -> None:
+        if isinstance(client, _Url):
+            return
         if isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
             raise InvalidOptionError("RedisStore needs a sync redis client; use AsyncRedisStore for redis.asyncio")
         if not isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
             raise InvalidOptionError(f"RedisStore needs a redis.Redis or redis.cluster.RedisCluster, got {client!r}")
 
     @classmethod
-    def from_url(cls, url: str, *, cluster: bool = False, **options: Any) -> RedisStore:
+    def from_url(
+        cls, url: str, *, cluster: bool = False, breaker: CircuitBreaker | None = None, **options: Any
+    ) -> RedisStore:
         """A store on `url` (`redis://`, `rediss://`, `unix://`); `options` go to redis-py's `from_url`."""
-        if cluster:
-            client: Any = redis.cluster.RedisCluster.from_url(url, **options)
-        else:
-            client = redis.Redis.from_url(url, **options)
-        return cls(client, _owned=True)
+        return cls(_Url(url, cluster, options), breaker=breaker, _owned=True)
 
     def _make_bound(self, store_timeout: float) -> _SyncBound:
         return _SyncBound(self, store_timeout)
@@ -161,10 +183,10 @@ class RedisStore(_StoreBase):
             bound, self._bound = list(self._bound.values()), {}
         for b in bound:
             b.close()
-        if self._owned:
+        if self._owned and not isinstance(self.client, _Url):
             self.client.close()
 
-    def __enter__(self) -> RedisStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -179,19 +201,19 @@ class AsyncRedisStore(_StoreBase):
     is_async = True
 
     def _check(self, client: Any) -> None:
+        if isinstance(client, _Url):
+            return
         if isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
             raise InvalidOptionError("AsyncRedisStore needs a redis.asyncio client; use RedisStore for sync clients")
         if not isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
             raise InvalidOptionError(f"AsyncRedisStore needs a redis.asyncio client, got {client!r}")
 
     @classmethod
-    def from_url(cls, url: str, *, cluster: bool = False, **options: Any) -> AsyncRedisStore:
+    def from_url(
+        cls, url: str, *, cluster: bool = False, breaker: CircuitBreaker | None = None, **options: Any
+    ) -> AsyncRedisStore:
         """A store on `url` (`redis://`, `rediss://`, `unix://`); `options` go to redis-py's `from_url`."""
-        if cluster:
-            client: Any = redis.asyncio.cluster.RedisCluster.from_url(url, **options)
-        else:
-            client = redis.asyncio.Redis.from_url(url, **options)
-        return cls(client, _owned=True)
+        return cls(_Url(url, cluster, options), breaker=breaker, _owned=True)
 
     def _make_bound(self, store_timeout: float) -> _AsyncBound:
         return _AsyncBound(self, store_timeout)
@@ -201,10 +223,10 @@ class AsyncRedisStore(_StoreBase):
             bound, self._bound = list(self._bound.values()), {}
         for b in bound:
             await b.aclose()
-        if self._owned:
+        if self._owned and not isinstance(self.client, _Url):
             await self.client.aclose()
 
-    async def __aenter__(self) -> AsyncRedisStore:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -239,7 +261,7 @@ class _SyncBound:
 
     def _guard(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.breaker.allow():
-            raise StoreError("circuit breaker open")
+            raise BreakerOpen("circuit breaker open")
         try:
             result = fn(*args, **kwargs)
         except _FAILURES as e:
@@ -312,8 +334,17 @@ class _AsyncBound:
         self._block: Any = None
         self._scripts: dict[str, Any] = {}
         self._init_lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _on_this_loop(self) -> None:
+        # redis.asyncio connections belong to the event loop that opened them. A store reused from another
+        # loop (a second asyncio.run) starts over with new connections instead of failing on dead ones.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._cmd, self._block, self._init_lock = loop, None, None, None
 
     async def _client(self) -> Any:
+        self._on_this_loop()
         if self._cmd is None:
             async with self._lock():
                 if self._cmd is None:
@@ -337,7 +368,7 @@ class _AsyncBound:
 
     async def _guard(self, coro_fn: Any, *args: Any) -> Any:
         if not self.breaker.allow():
-            raise StoreError("circuit breaker open")
+            raise BreakerOpen("circuit breaker open")
         try:
             result = await coro_fn(*args)
         except _FAILURES as e:
@@ -347,7 +378,7 @@ class _AsyncBound:
         return result
 
     async def _get(self, skey: str) -> Any:
-        return await (self._cmd or await self._client()).get(skey)
+        return await (await self._client()).get(skey)
 
     async def get(self, skey: str) -> bytes | None:
         return await self._guard(self._get, skey)  # type: ignore[no-any-return]
@@ -372,6 +403,7 @@ class _AsyncBound:
         return bool(await self._guard(self._script, "EXTEND", [skey + ":lock"], [token, lock_ms]))
 
     async def _blmove(self, ready: str, timeout: float) -> Any:
+        await self._client()
         if self._block is None:
             async with self._lock():
                 if self._block is None:

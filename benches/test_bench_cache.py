@@ -1,0 +1,188 @@
+"""Response-cache benchmarks, against a redis-server this file starts on a loopback port.
+
+- `cache hit redis`: a `get_or_call` hit (keying the SMALL request, GET, envelope decode, stats) against the
+  floor of any Redis cache: a raw redis-py `GET` of the same stored bytes + `json.loads`.
+- `cache hit memory`: a `MemoryStore` hit against a dict lookup + `json.loads` of the same bytes; the
+  subject's hits per second go in `extra_info`.
+- `cache stampede 64`: 64 callers (4 store objects, as 4 processes would have, × 16 threads) ask for one
+  uncached key whose model call takes 200 ms; records model calls and the p50/p99 latency of the waiters,
+  measured from the moment the value landed (printed, and kept in `extra_info`).
+
+Run with a release build: `maturin develop --release && python benches/report.py cache`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from payloads import SMALL
+from promptkey import MemoryStore, RedisStore, ResponseCache, make_key
+from promptkey.cache._keying import store_key
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from redis_servers import RedisServer, have_redis
+
+QUICK = os.environ.get("PROMPTKEY_BENCH_QUICK") == "1"
+BATCH = 50
+# A typical Messages API answer (≈1 KB as JSON).
+ANSWER = {
+    "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "content": [{"type": "text", "text": " ".join(["The cached answer is stable and deterministic."] * 16)}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 412, "output_tokens": 128, "cache_read_input_tokens": 0},
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    if not have_redis():
+        pytest.skip("redis-server not on PATH")
+    s = RedisServer()
+    yield s
+    s.close()
+
+
+def _info(benchmark: Any, group: str, impl: str, role: str, **extra: Any) -> None:
+    benchmark.group = group
+    benchmark.extra_info.update(suite="cache", case=group, impl=impl, role=role, batch=BATCH, **extra)
+
+
+def _rounds() -> dict[str, int]:
+    return {"rounds": 3 if QUICK else 200, "iterations": 1, "warmup_rounds": 1}
+
+
+def test_hit_redis_promptkey(benchmark: Any, server: RedisServer) -> None:
+    store = RedisStore.from_url(server.url)
+    cache = ResponseCache(store, namespace="bench", allow_sampling=True)
+    cache.get_or_call(SMALL, lambda: ANSWER)
+
+    def run() -> None:
+        for _ in range(BATCH):
+            cache.get_or_call(SMALL, lambda: ANSWER)
+
+    _info(benchmark, "cache hit redis", "promptkey get_or_call", "subject")
+    benchmark.pedantic(run, **_rounds())
+    assert cache.stats.hits >= BATCH and cache.stats.misses == 1
+    cache.close()
+    store.close()
+
+
+def test_hit_redis_raw_get(benchmark: Any, server: RedisServer) -> None:
+    r = redis.Redis.from_url(server.url)
+    skey = store_key(make_key(SMALL, namespace="bench"))
+    assert r.get(skey) is not None  # stored by the subject above, the same bytes
+
+    def run() -> None:
+        for _ in range(BATCH):
+            json.loads(r.get(skey))  # type: ignore[arg-type]
+
+    _info(benchmark, "cache hit redis", "redis-py GET + json.loads", "competitor")
+    benchmark.pedantic(run, **_rounds())
+    r.close()
+
+
+def test_hit_memory_promptkey(benchmark: Any) -> None:
+    cache = ResponseCache(MemoryStore(), allow_sampling=True)
+    cache.get_or_call(SMALL, lambda: ANSWER)
+
+    def run() -> None:
+        for _ in range(BATCH):
+            cache.get_or_call(SMALL, lambda: ANSWER)
+
+    _info(benchmark, "cache hit memory", "promptkey MemoryStore", "subject")
+    benchmark.pedantic(run, **_rounds())
+    per_call = benchmark.stats.stats.median / BATCH
+    benchmark.extra_info["hits_per_second"] = round(1 / per_call)
+    print(f"\nMemoryStore hits/s: {1 / per_call:,.0f}")
+
+
+def test_hit_memory_dict_json(benchmark: Any) -> None:
+    table = {make_key(SMALL): json.dumps(ANSWER).encode()}
+    key = make_key(SMALL)
+
+    def run() -> None:
+        for _ in range(BATCH):
+            json.loads(table[key])
+
+    _info(benchmark, "cache hit memory", "dict + json.loads", "competitor")
+    benchmark.pedantic(run, **_rounds())
+
+
+def _stampede(server: RedisServer, ns: str) -> dict[str, Any]:
+    stores = [RedisStore.from_url(server.url) for _ in range(4)]
+    caches = [ResponseCache(s, namespace=ns, lock_ttl=10, store_timeout=2.0) for s in stores]
+    calls = 0
+    landed: list[float] = []
+    lock = threading.Lock()
+
+    def model() -> Any:
+        nonlocal calls
+        with lock:
+            calls += 1
+        time.sleep(0.2)
+        landed.append(time.monotonic())
+        return ANSWER
+
+    barrier = threading.Barrier(64)
+    done: list[tuple[str, float]] = []
+
+    def call(cache: ResponseCache) -> None:
+        barrier.wait()
+        res = cache.get_or_call(SMALL, model)
+        t = time.monotonic()
+        with lock:
+            done.append((res.status, t))
+
+    threads = [threading.Thread(target=call, args=(caches[i % 4],)) for i in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c, s in zip(caches, stores, strict=True):
+        c.close()
+        s.close()
+    # Waiter latency: from the model's answer landing to the waiter having it (the write's round trip,
+    # the wake-up, the re-read and the decode).
+    lat = sorted((t - landed[0]) * 1000 for status, t in done if status in ("wait", "coalesced"))
+    waits = sorted((t - landed[0]) * 1000 for status, t in done if status == "wait")
+    return {
+        "model_calls": calls,
+        "callers": len(done),
+        "waiter_p50_ms": round(statistics.median(lat), 2),
+        "waiter_p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
+        "cross_process_wait_p50_ms": round(statistics.median(waits), 2) if waits else None,
+    }
+
+
+def test_stampede_64(benchmark: Any, server: RedisServer) -> None:
+    runs: list[dict[str, Any]] = []
+
+    def run() -> None:
+        runs.append(_stampede(server, f"stampede{len(runs)}"))
+
+    _info(benchmark, "cache stampede 64", "promptkey (4 stores x 16 threads)", "subject")
+    benchmark.extra_info["batch"] = 1
+    benchmark.pedantic(run, rounds=1 if QUICK else 5, iterations=1)
+    worst = max(runs, key=lambda r: r["waiter_p99_ms"])
+    benchmark.extra_info.update(
+        model_calls=max(r["model_calls"] for r in runs),
+        waiter_p50_ms=statistics.median(r["waiter_p50_ms"] for r in runs),
+        waiter_p99_ms=worst["waiter_p99_ms"],
+        cross_process_wait_p50_ms=statistics.median(r["cross_process_wait_p50_ms"] or 0 for r in runs),
+    )
+    print(f"\nstampede of 64: {runs}")
+    assert all(r["model_calls"] == 1 for r in runs)
