@@ -4,6 +4,7 @@
 //! they unwind, so the happy path never builds a path string.
 
 use pyo3::ffi;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -103,11 +104,21 @@ fn str_of(s: &Bound<'_, PyString>) -> Result<String, Error> {
 
 /// Writes Python values as JSON bytes in Python `json`'s spelling. `media_bytes` counts the bytes of
 /// `data` strings (base64 payloads), which the token estimate prices apart from text.
-#[derive(Default)]
 pub struct JsonOut {
     pub buf: Vec<u8>,
     pub media_bytes: usize,
     stack: Vec<*mut ffi::PyObject>,
+}
+
+impl Default for JsonOut {
+    fn default() -> Self {
+        // Most blocks are a few hundred bytes to a few KB: start big enough to skip the small regrowths.
+        JsonOut {
+            buf: Vec::with_capacity(512),
+            media_bytes: 0,
+            stack: Vec::new(),
+        }
+    }
 }
 
 impl JsonOut {
@@ -292,7 +303,7 @@ pub struct Walker<'py> {
 impl<'py> Walker<'py> {
     pub fn new(request: &Bound<'py, PyAny>) -> Result<Walker<'py>, Error> {
         let request = as_dict(request, "the request")?;
-        let extra_body = match request.get_item("extra_body").ok().flatten().filter(|v| !absent(v)) {
+        let extra_body = match request.get_item(intern!(request.py(), "extra_body")).ok().flatten().filter(|v| !absent(v)) {
             Some(v) => Some(as_dict(&v, "extra_body").map_err(|e| e.prefixed("extra_body"))?),
             None => None,
         };
@@ -394,7 +405,7 @@ impl<'py> Walker<'py> {
         }
         if let Some(config) = self.get("output_config") {
             let config = as_dict(&config, "output_config").map_err(|e| e.prefixed("output_config"))?;
-            if let Some(effort) = config.get_item("effort").ok().flatten().filter(|v| !absent(v)) {
+            if let Some(effort) = config.get_item(intern!(config.py(), "effort")).ok().flatten().filter(|v| !absent(v)) {
                 let json = json(&effort, "output_config.effort")?;
                 // The docs: setting effort explicitly to its default ("high") does not invalidate.
                 if json != b"\"high\"" {
@@ -415,11 +426,11 @@ impl<'py> Walker<'py> {
 
     fn tool(&mut self, tool: &Bound<'py, PyAny>, i: usize) -> Result<(), Error> {
         let d = as_dict(tool, "a tool")?;
-        let marker = match d.get_item("cache_control").ok().flatten() {
+        let marker = match d.get_item(intern!(d.py(), "cache_control")).ok().flatten() {
             Some(cc) => parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?,
             None => None,
         };
-        let tool_type = d.get_item("type").ok().flatten().and_then(|t| {
+        let tool_type = d.get_item(intern!(d.py(), "type")).ok().flatten().and_then(|t| {
             t.cast::<PyString>()
                 .ok()
                 .and_then(|s| s.to_str().ok().map(str::to_owned))
@@ -427,19 +438,18 @@ impl<'py> Walker<'py> {
         let mut out = JsonOut::default();
         out.dict(&d, true)?;
         let server = tool_type.is_some_and(|t| SERVER_TOOL_PREFIXES.iter().any(|p| t.starts_with(p)));
-        let location = format!("tools.{i}");
         if server {
             self.parsed.settings.server_tools.push(out.buf);
             if let Some(ttl) = marker {
                 // Decision: a marker on a server tool caches up to the tool block before it.
                 let block = self.parsed.blocks.len().checked_sub(1);
-                self.parsed.markers.push(Marker { ttl, location, block });
+                self.parsed.markers.push(Marker { ttl, location: format!("tools.{i}"), block });
             }
             return Ok(());
         }
         if let Some(ttl) = marker {
             let block = Some(self.parsed.blocks.len());
-            self.parsed.markers.push(Marker { ttl, location, block });
+            self.parsed.markers.push(Marker { ttl, location: format!("tools.{i}"), block });
         }
         self.parsed.blocks.push(RawBlock {
             section: Section::Tools,
@@ -456,7 +466,7 @@ impl<'py> Walker<'py> {
 
     pub fn message(&mut self, message: &Bound<'py, PyAny>, i: usize) -> Result<(), Error> {
         // A response `Message` appended as-is: `to_param()` is what the SDK would send back.
-        let message = if message.hasattr("to_param").unwrap_or(false) && !message.is_instance_of::<PyDict>() {
+        let message = if !message.is_instance_of::<PyDict>() && message.hasattr("to_param").unwrap_or(false) {
             message
                 .call_method0("to_param")
                 .map_err(|e| py_error(&e, message.py(), ""))?
@@ -526,27 +536,28 @@ impl<'py> Walker<'py> {
     ) -> Result<(), Error> {
         let d = as_dict(block, "a content block")?;
         let index = self.parsed.blocks.len();
-        let location = api_location(&path);
-        let kind = match d.get_item("type").ok().flatten() {
+        // The API's spelling of the place, built only when a marker or an error needs it.
+        let location = || api_location(&path);
+        let kind = match d.get_item(intern!(d.py(), "type")).ok().flatten() {
             Some(t) => match t.cast::<PyString>() {
                 Ok(s) => str_of(s).map_err(|e| e.prefixed("type"))?,
                 Err(_) => {
                     return Err(Error::prompt_cache(
-                        format!("{location}.type: Input should be a valid string"),
+                        format!("{}.type: Input should be a valid string", location()),
                         "type",
                     ))
                 }
             },
-            None => return Err(Error::prompt_cache(format!("{location}.type: Field required"), "type")),
+            None => return Err(Error::prompt_cache(format!("{}.type: Field required", location()), "type")),
         };
-        let marker = match d.get_item("cache_control").ok().flatten() {
+        let marker = match d.get_item(intern!(d.py(), "cache_control")).ok().flatten() {
             Some(cc) => parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?,
             None => None,
         };
         if let Some(ttl) = marker {
             self.parsed.markers.push(Marker {
                 ttl,
-                location: location.clone(),
+                location: location(),
                 block: Some(index),
             });
         }
@@ -562,15 +573,16 @@ impl<'py> Walker<'py> {
         };
         let mut out = JsonOut::default();
         if raw.kind == "tool_result" {
-            self.tool_result(&d, &mut out, &mut raw, &location, index)?;
+            self.tool_result(&d, &mut out, &mut raw, index)?;
         } else {
             out.dict(&d, true)?;
         }
         match raw.kind.as_str() {
             "text" | "thinking" => {
                 let field = if raw.kind == "text" { "text" } else { "thinking" };
+                let key = if raw.kind == "text" { intern!(d.py(), "text") } else { intern!(d.py(), "thinking") };
                 if let Some(text) = d
-                    .get_item(field)
+                    .get_item(key)
                     .ok()
                     .flatten()
                     .and_then(|t| t.cast_into::<PyString>().ok())
@@ -601,7 +613,6 @@ impl<'py> Walker<'py> {
         d: &Bound<'py, PyDict>,
         out: &mut JsonOut,
         raw: &mut RawBlock,
-        location: &str,
         index: usize,
     ) -> Result<(), Error> {
         out.buf.push(b'{');
@@ -634,9 +645,9 @@ impl<'py> Walker<'py> {
                 if k > 0 {
                     out.buf.push(b',');
                 }
-                if let Some(cc) = item.get_item("cache_control").ok().flatten() {
+                if let Some(cc) = item.get_item(intern!(item.py(), "cache_control")).ok().flatten() {
                     if let Some(ttl) = parse_marker(&cc).map_err(|e| at(e.prefixed("cache_control")))? {
-                        let location = format!("{location}.content.{k}");
+                        let location = format!("{}.content.{k}", api_location(&raw.path));
                         self.parsed.markers.push(Marker {
                             ttl,
                             location,
@@ -646,7 +657,7 @@ impl<'py> Walker<'py> {
                     }
                 }
                 match item
-                    .get_item("type")
+                    .get_item(intern!(item.py(), "type"))
                     .ok()
                     .flatten()
                     .and_then(|t| t.extract::<String>().ok())
@@ -666,12 +677,12 @@ impl<'py> Walker<'py> {
 }
 
 fn citations_enabled(d: &Bound<'_, PyDict>) -> bool {
-    let Some(c) = d.get_item("citations").ok().flatten().filter(|v| !absent(v)) else {
+    let Some(c) = d.get_item(intern!(d.py(), "citations")).ok().flatten().filter(|v| !absent(v)) else {
         return false;
     };
     let Ok(c) = as_plain(&c) else { return false };
     c.cast::<PyDict>()
         .ok()
-        .and_then(|c| c.get_item("enabled").ok().flatten())
+        .and_then(|c| c.get_item(intern!(c.py(), "enabled")).ok().flatten())
         .is_some_and(|e| e.is_truthy().unwrap_or(false))
 }
