@@ -11,10 +11,23 @@ from promptkey._exceptions import (
     UnsupportedTypeError,
 )
 
+# isort: split
 # --- keys ---
+from promptkey._core import canonical_json, key_material, make_key, make_keys
 
+# isort: split
 # --- prefix / simulator / planner ---
-from promptkey._core import PreparedRequest, PromptCacheSimulator
+from promptkey._core import (
+    Block,
+    Divergence,
+    PrefixChain,
+    PreparedRequest,
+    PromptCacheSimulator,
+    diff,
+    prefix_blocks,
+    set_thinking_in_system_models,
+    thinking_in_system_models,
+)
 from promptkey.planner import Plan, plan
 
 # --- response cache ---
@@ -22,14 +35,25 @@ from promptkey.planner import Plan, plan
 # --- prices and cost ---
 
 __all__ = [
+    "Block",
     "CanonicalizationError",
+    "Divergence",
     "InvalidOptionError",
     "Plan",
+    "PrefixChain",
     "PreparedRequest",
     "PromptCacheError",
     "PromptCacheSimulator",
     "PromptKeyError",
     "UnsupportedTypeError",
     "__version__",
+    "canonical_json",
+    "diff",
+    "key_material",
+    "make_key",
+    "make_keys",
     "plan",
+    "prefix_blocks",
+    "set_thinking_in_system_models",
+    "thinking_in_system_models",
 ]
