@@ -246,6 +246,19 @@ impl Simulator {
         id
     }
 
+    /// Validate the request's markers as the API does (≤ 4, TTL order, cacheable targets), then
+    /// submit it: the entry point for callers holding one request (the emulator).
+    pub fn submit(
+        &mut self,
+        request: &RequestBlocks,
+        scope: &str,
+        now: f64,
+        first_token_after: f64,
+    ) -> Result<Submission, Error> {
+        crate::prefix::validate_breakpoints(request)?;
+        self.submit_blocks(request, scope, now, first_token_after)
+    }
+
     /// Simulate one request submitted at `now` (seconds) whose first token comes
     /// `first_token_after` seconds later. `request` must already be validated (≤ 4 markers, TTL order).
     pub fn submit_blocks(
