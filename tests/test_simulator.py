@@ -279,10 +279,11 @@ def test_ttl_boundary_and_refresh_on_read() -> None:
     s.submit(req)
     assert reasons(s) == ["hit"]
     # The read at 299 refreshed it: alive until 599 (exclusive), not 300.
-    clock.now = 598.999
+    clock.now = 598.0
     s.submit(req)
     assert reasons(s) == ["hit"]
-    clock.now = 598.999 + 300.0
+    # Exactly one TTL after the last read: expired.
+    clock.now = 898.0
     u = s.submit(req)
     assert reasons(s) == ["expired"]
     assert s.explain()[0]["message"] == "expired: last read 300 s ago, TTL 300 s; wrote 1,200 tokens (5m)"
