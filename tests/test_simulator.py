@@ -343,6 +343,9 @@ def test_model_and_scope_separation() -> None:
     assert reasons(s) == ["other_scope"]
     other_model = dict(req, model="claude-sonnet-4-6")
     assert s.submit(other_model, api_key="team-a")["cache_read_input_tokens"] == 0
+    [record] = s.explain()
+    assert record["reason"] == "other_scope"
+    assert record["message"].startswith("other_scope: this content is cached for model claude-sonnet-4-5")
     assert s.submit(req, api_key="team-a")["cache_read_input_tokens"] == 1200
     assert s.submit(req, api_key="team-b")["cache_read_input_tokens"] == 1200
 
