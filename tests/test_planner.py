@@ -69,7 +69,7 @@ LAYERS = {
 def billed(usage: dict[str, Any]) -> float:
     """Input cost in base-input-token units (Sonnet 4.5: read 0.1, 5m write 1.25, 1h write 2)."""
     c = usage["cache_creation"]
-    return (
+    return float(
         usage["input_tokens"]
         + 0.1 * usage["cache_read_input_tokens"]
         + 1.25 * c["ephemeral_5m_input_tokens"]
@@ -114,7 +114,7 @@ def test_rare_traffic_buys_the_one_hour_ttl() -> None:
 
 
 def test_default_reuse_caches_up_to_the_last_user_message() -> None:
-    req = {
+    req: dict[str, Any] = {
         "model": "claude-sonnet-4-5",
         "max_tokens": 10,
         "system": words(1500, "sys"),
