@@ -28,8 +28,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     py_keys::register(m)?;
     py_prefix::register(m)?;
+    py_diff::register(m)?;
     py_simulator::register(m)?;
     py_planner::register(m)?;
-    py_diff::register(m)?;
     Ok(())
 }

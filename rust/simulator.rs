@@ -71,6 +71,11 @@ pub enum Detail {
     Scope {
         index: usize,
     },
+    /// A live entry for the same content under another model of the same API key (caches are per model).
+    Model {
+        index: usize,
+        scope: u32,
+    },
 }
 
 /// One breakpoint of a submission: what its read found and what it wrote.
@@ -89,6 +94,8 @@ pub struct BreakpointReport {
     pub wrote: bool,
     /// The share of `cache_creation_input_tokens` billed for this breakpoint's write.
     pub tokens_written: u64,
+    /// For `Detail::Model`: the model whose cache holds this content.
+    pub other_model: Option<String>,
 }
 
 /// The `usage` input fields Anthropic would bill (output is not simulated).
@@ -190,9 +197,21 @@ pub struct Simulator {
     pub min_tokens: MinTokens,
     /// scope (API key / workspace) → model → scope id.
     scopes: HashMap<String, HashMap<String, u32>>,
-    next_scope: u32,
+    /// scope id → (scope, model).
+    scope_names: Vec<(String, String)>,
+    /// Model-free content key (see `content_key`) → entries with that content, to explain a model switch.
+    by_content: HashMap<u64, Vec<(u32, Digest)>>,
     entries: EntryMap,
     submissions: u64,
+}
+
+/// A key of the content through block `k` that ignores the model (and the request context): the
+/// un-chained fingerprints folded together. Computed only for written breakpoints and for misses.
+fn content_key(blocks: &[Block], k: usize) -> u64 {
+    blocks[..=k].iter().fold(0xcbf2_9ce4_8422_2325, |acc: u64, b| {
+        let word = u64::from_le_bytes(b.fingerprint[..8].try_into().expect("8 bytes"));
+        (acc.rotate_left(23) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    })
 }
 
 fn is_run_kind(kind: &str) -> bool {
@@ -231,19 +250,33 @@ impl Simulator {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.by_content.clear();
     }
 
     fn scope_id(&mut self, scope: &str, model: &str) -> u32 {
         if let Some(&id) = self.scopes.get(scope).and_then(|m| m.get(model)) {
             return id;
         }
-        let id = self.next_scope;
-        self.next_scope += 1;
+        let id = u32::try_from(self.scope_names.len()).expect("fewer than 2^32 scopes");
+        self.scope_names.push((scope.to_owned(), model.to_owned()));
         self.scopes
             .entry(scope.to_owned())
             .or_default()
             .insert(model.to_owned(), id);
         id
+    }
+
+    /// Validate the request's markers as the API does (≤ 4, TTL order, cacheable targets), then
+    /// submit it: the entry point for callers holding one request (the emulator).
+    pub fn submit(
+        &mut self,
+        request: &RequestBlocks,
+        scope: &str,
+        now: f64,
+        first_token_after: f64,
+    ) -> Result<Submission, Error> {
+        crate::prefix::validate_breakpoints(request)?;
+        self.submit_blocks(request, scope, now, first_token_after)
     }
 
     /// Simulate one request submitted at `now` (seconds) whose first token comes
@@ -302,6 +335,10 @@ impl Simulator {
                 detail: read.detail,
                 wrote: false,
                 tokens_written: 0,
+                other_model: match read.detail {
+                    Detail::Model { scope, .. } => Some(self.scope_names[scope as usize].1.clone()),
+                    _ => None,
+                },
             });
         }
 
@@ -336,6 +373,10 @@ impl Simulator {
                 }
             }
             self.write(blocks[r.index].digest, sid, r.ttl, now, now + first_token_after);
+            let slots = self.by_content.entry(content_key(blocks, r.index)).or_default();
+            if !slots.contains(&(sid, blocks[r.index].digest)) {
+                slots.push((sid, blocks[r.index].digest));
+            }
         }
         usage.input_tokens = total - level;
 
@@ -398,14 +439,41 @@ impl Simulator {
         let (reason, detail) = match (near, other_scope) {
             (Some(n), _) => n,
             (None, Some(index)) => (Reason::OtherScope, Detail::Scope { index }),
-            // Nothing inside the window: look further back only to explain the miss.
-            (None, None) => return self.outside(blocks, j, positions, sid, now),
+            (None, None) => {
+                if let Some(read) = self.other_model(blocks, bp, sid, now) {
+                    return read;
+                }
+                // Nothing inside the window: look further back only to explain the miss.
+                return self.outside(blocks, j, positions, sid, now);
+            }
         };
         Read {
             reason,
             hit_index: None,
             detail,
         }
+    }
+
+    /// The same content cached for another model under the same scope: a model switch.
+    fn other_model(&self, blocks: &[Block], bp: usize, sid: u32, now: f64) -> Option<Read> {
+        let candidates = self.by_content.get(&content_key(blocks, bp))?;
+        let scope = &self.scope_names[sid as usize].0;
+        candidates.iter().find_map(|&(owner, digest)| {
+            let same_scope = owner != sid && &self.scope_names[owner as usize].0 == scope;
+            let live = self
+                .entries
+                .get(&digest)?
+                .iter()
+                .any(|(o, e)| *o == owner && e.alive(now));
+            (same_scope && live).then_some(Read {
+                reason: Reason::OtherScope,
+                hit_index: None,
+                detail: Detail::Model {
+                    index: bp,
+                    scope: owner,
+                },
+            })
+        })
     }
 
     /// The window ended at block `last` after `positions` positions with no evidence: is there a live
@@ -477,6 +545,11 @@ impl Simulator {
             slots.retain(|(_, e)| now - e.last_access < e.ttl.seconds() + KEEP_EXPIRED_SECONDS);
             !slots.is_empty()
         });
+        let entries = &self.entries;
+        self.by_content.retain(|_, slots| {
+            slots.retain(|(_, digest)| entries.contains_key(digest));
+            !slots.is_empty()
+        });
     }
 }
 
@@ -536,6 +609,10 @@ pub fn sentence(report: &BreakpointReport, blocks: &[Block], model: &str, minimu
         (Reason::OutsideLookback, Detail::Outside { index, positions }) => format!(
             "outside_lookback: {} is cached but {positions} positions back; a read looks back {LOOKBACK_POSITIONS}",
             path(index),
+        ),
+        (Reason::OtherScope, Detail::Model { .. }) => format!(
+            "other_scope: this content is cached for model {} (caches are per model)",
+            report.other_model.as_deref().unwrap_or("?")
         ),
         (Reason::OtherScope, Detail::Scope { index }) => {
             format!("other_scope: this prefix{} is cached under another api key (workspace)", at(index))

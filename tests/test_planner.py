@@ -11,6 +11,8 @@ from typing import Any
 
 import promptkey
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from promptkey import InvalidOptionError, Plan, PromptCacheSimulator, plan
 from promptkey.cli import main
 
@@ -67,7 +69,7 @@ LAYERS = {
 def billed(usage: dict[str, Any]) -> float:
     """Input cost in base-input-token units (Sonnet 4.5: read 0.1, 5m write 1.25, 1h write 2)."""
     c = usage["cache_creation"]
-    return (
+    return float(
         usage["input_tokens"]
         + 0.1 * usage["cache_read_input_tokens"]
         + 1.25 * c["ephemeral_5m_input_tokens"]
@@ -112,7 +114,7 @@ def test_rare_traffic_buys_the_one_hour_ttl() -> None:
 
 
 def test_default_reuse_caches_up_to_the_last_user_message() -> None:
-    req = {
+    req: dict[str, Any] = {
         "model": "claude-sonnet-4-5",
         "max_tokens": 10,
         "system": words(1500, "sys"),
@@ -286,3 +288,51 @@ def test_plan_is_exported_and_cli_prints_a_table(tmp_path: Path, capsys: pytest.
     assert main(["plan", str(path), "--model", "claude-opus-4-5"]) == 0
     assert "minimum 4,096" in capsys.readouterr().out
     assert main(["plan", str(tmp_path / "missing.json")]) == 2
+
+
+# --- invariants: the plan's cold and warm costs are what the simulator bills ------------------------
+
+block_tokens = st.integers(1, 900)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> dict[str, Any]:
+    req: dict[str, Any] = {"model": draw(st.sampled_from(["claude-sonnet-4-5", "claude-opus-4-5", "claude-opus-5"]))}
+    n_tools = draw(st.integers(0, 3))
+    if n_tools:
+        req["tools"] = [
+            {"name": f"t{i}", "description": sized(draw(block_tokens), f"t{i}"), "input_schema": {"type": "object"}}
+            for i in range(n_tools)
+        ]
+    n_system = draw(st.integers(0, 2))
+    if n_system:
+        req["system"] = [{"type": "text", "text": sized(draw(block_tokens), f"s{i}")} for i in range(n_system)]
+    messages = []
+    for m in range(draw(st.integers(1, 5))):
+        content = [
+            {"type": "text", "text": sized(draw(block_tokens), f"m{m}b{j}")} for j in range(draw(st.integers(1, 3)))
+        ]
+        messages.append({"role": "user" if m % 2 == 0 else "assistant", "content": content})
+    if messages[-1]["role"] == "assistant":
+        messages.append({"role": "user", "content": "next"})
+    req["messages"] = messages
+    if draw(st.booleans()):
+        req["cache_control"] = FIVE
+    return req
+
+
+@settings(max_examples=80, deadline=None)
+@given(requests(), st.sampled_from(["auto", "5m", "1h"]), st.sampled_from([None, 1 / 900, 1.0]), st.integers(0, 4))
+def test_cold_and_warm_costs_are_what_the_simulator_bills(
+    req: dict[str, Any], ttl: str, rate: float | None, max_breakpoints: int
+) -> None:
+    snapshot = copy.deepcopy(req)
+    p = plan(req, ttl=ttl, rate=rate, tokenizer=tok, max_breakpoints=max_breakpoints, reuse={"messages": "hourly"})
+    out = p.apply(req)
+    assert req == snapshot
+    assert json.dumps(out).count('"cache_control"') == len(p.breakpoints) <= max_breakpoints
+    assert p.warm_cost - 1e-9 <= p.expected_cost <= p.cold_cost + 1e-9
+    assert p.expected_cost <= p.uncached_cost + 1e-6
+    sim = PromptCacheSimulator(tokenizer=tok)
+    assert billed(sim.submit(out, now=0.0)) == pytest.approx(p.cold_cost)
+    assert billed(sim.submit(out, now=1.0)) == pytest.approx(p.warm_cost)

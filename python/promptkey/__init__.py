@@ -30,7 +30,6 @@ from promptkey._core import (
 )
 from promptkey.planner import Plan, plan
 
-# isort: split
 # --- response cache ---
 # isort: split
 from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache

@@ -237,6 +237,9 @@ def _validate_breakpoints(request: Mapping[str, Any], /) -> None:
 
 # --- simulator (rust/py_simulator.rs) ---
 
+__all__ += ["PreparedRequest", "PromptCacheSimulator"]
+
+@final
 class PreparedRequest:
     """A request read once into prefix blocks (digests, token counts) and validated, for repeated
     submission to a `PromptCacheSimulator` without re-reading it. Made by `PromptCacheSimulator.prepare`."""
@@ -249,6 +252,7 @@ class PreparedRequest:
     def __len__(self) -> int:
         """Number of prefix blocks."""
 
+@final
 class PromptCacheSimulator:
     """Anthropic's prompt cache, simulated: what each request would read, write and be billed.
 
@@ -261,13 +265,13 @@ class PromptCacheSimulator:
             model uses 1,024 with a ``UserWarning`` (once per model).
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         clock: Any | None = None,
-        tokenizer: Callable[[dict[str, Any]], int] | None = None,
+        tokenizer: _Tokenizer | None = None,
         min_tokens: int | Mapping[str, int] | None = None,
-    ) -> None: ...
+    ) -> PromptCacheSimulator: ...
     def prepare(self, request: Mapping[str, Any], /) -> PreparedRequest:
         """Read and validate `request` once (raises `PromptCacheError` as `submit` would)."""
     def submit(
@@ -315,6 +319,8 @@ class PromptCacheSimulator:
 
 # --- planner (rust/py_planner.rs) ---
 
+__all__ += ["_plan", "_trace_reuse"]
+
 def _plan(
     request: Mapping[str, Any],
     /,
@@ -323,7 +329,7 @@ def _plan(
     ttl: str = "auto",
     reuse: Mapping[str, Any] | None = None,
     rate: float | None = None,
-    tokenizer: Callable[[dict[str, Any]], int] | None = None,
+    tokenizer: _Tokenizer | None = None,
     max_breakpoints: int = 4,
     prices: Mapping[str, float] | None = None,
     strict_reuse: bool = True,
@@ -334,6 +340,6 @@ def _trace_reuse(
     trace: Iterable[tuple[float, Mapping[str, Any]]],
     /,
     *,
-    tokenizer: Callable[[dict[str, Any]], int] | None = None,
+    tokenizer: _Tokenizer | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Per block position, the share of requests whose prefix was seen within 5 min and within 1 h."""
