@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from typing import Any
 
 import anthropic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from promptkey import InvalidOptionError
 from promptkey.emulator import Clock, Emulator, serve
 
@@ -561,3 +564,63 @@ def test_received_log_and_reset(emu: Emulator) -> None:
     assert second["status"] == 400
     emu.reset()
     assert emu.received == [] and emu.stats["requests"] == 0
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[tuple[Emulator, anthropic.Anthropic]]:
+    with (
+        serve(tokenizer=words, clock=Clock(1_800_000_000.0, tick=False), min_tokens=64) as running,
+        anthropic.Anthropic(base_url=running.base_url, api_key="unused") as c,
+    ):
+        yield running, c
+
+
+_SCOPES = itertools.count()
+
+
+@st.composite
+def conversations(draw: Any) -> dict[str, Any]:
+    """Requests with up to 4 markers in a valid TTL order (every 1h before every 5m)."""
+    n_system = draw(st.integers(0, 3))
+    n_messages = draw(st.integers(1, 4))
+    sizes = draw(st.lists(st.integers(1, 120), min_size=n_system + n_messages, max_size=n_system + n_messages))
+    marked = draw(st.lists(st.booleans(), min_size=len(sizes), max_size=len(sizes)))
+    positions = [i for i, m in enumerate(marked) if m][:4]
+    n_hour = draw(st.integers(0, len(positions)))
+    ttl = {p: ("1h" if j < n_hour else "5m") for j, p in enumerate(positions)}
+    blocks = []
+    for i, size in enumerate(sizes):
+        block: dict[str, Any] = {"type": "text", "text": text(size, f"b{i}_")}
+        if i in ttl:
+            block["cache_control"] = {"type": "ephemeral", "ttl": ttl[i]}
+        blocks.append(block)
+    messages = [
+        {"role": "user" if j % 2 == 0 else "assistant", "content": [blocks[n_system + j]]} for j in range(n_messages)
+    ]
+    if messages[-1]["role"] == "assistant":
+        messages.append({"role": "user", "content": "and then?"})
+    request: dict[str, Any] = {"model": MODEL, "max_tokens": 16, "messages": messages}
+    if n_system:
+        request["system"] = blocks[:n_system]
+    return request
+
+
+@settings(max_examples=25, deadline=None)
+@given(request=conversations())
+def test_emulator_bills_exactly_like_the_simulator(
+    shared: tuple[Emulator, anthropic.Anthropic], request: dict[str, Any]
+) -> None:
+    import promptkey
+
+    _, c = shared
+    scope = next(_SCOPES)  # a fresh workspace per example: each request meets a cold cache
+    reference = promptkey.PromptCacheSimulator(tokenizer=words, min_tokens=64, clock=Clock(1_800_000_000.0, tick=False))
+    expected = reference.submit(request, api_key="x")
+    plain = c.with_options(api_key=f"{scope}-a").messages.create(**request)
+    with c.with_options(api_key=f"{scope}-b").messages.stream(**request) as stream:
+        streamed = stream.get_final_message()
+    assert usage_of(plain) == usage_of(streamed)
+    assert usage_of(plain) | {"output_tokens": 0} == {k: expected[k] for k in usage_of(plain)} | {"output_tokens": 0}
+    counted = c.messages.count_tokens(**{k: v for k, v in request.items() if k != "max_tokens"}).input_tokens
+    u = plain.usage
+    assert counted == u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
