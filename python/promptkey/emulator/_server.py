@@ -239,7 +239,7 @@ class Emulator:
             self._estimates[model] = count
         return self._estimates[model]
 
-    def messages(self, body: Any, *, scope: str, seq: int) -> tuple[dict[str, Any], Answer]:
+    def _messages(self, body: Any, *, scope: str, seq: int) -> tuple[dict[str, Any], Answer]:
         """Validate, bill and answer one `/v1/messages` request; returns (usage, answer)."""
         try:
             with self._lock:  # the simulator's state and the fault generator move in request order
@@ -249,17 +249,17 @@ class Emulator:
         answer = build_answer(body, seq=f"{seq}", count=self._counter(body["model"]))
         return {**usage, "output_tokens": answer.output_tokens, "service_tier": "standard"}, answer
 
-    def count_tokens(self, body: Any) -> int:
+    def _count_tokens(self, body: Any) -> int:
         try:
             return self._biller.count(body)
         except PromptCacheError as exc:
             raise ApiError(400, exc.message) from None
 
-    def prefill_delay(self, usage: Mapping[str, Any]) -> float:
+    def _prefill_delay(self, usage: Mapping[str, Any]) -> float:
         uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
         return self._latency["base"] + self._latency["per_uncached_token"] * float(uncached)
 
-    def output_delay(self, tokens: int) -> float:
+    def _output_delay(self, tokens: int) -> float:
         return self._latency["per_output_token"] * tokens
 
 
@@ -378,11 +378,11 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                         return
                 validate(body, version=version, count_only=count_only)
                 if count_only:
-                    total = emu.count_tokens(body)
+                    total = emu._count_tokens(body)
                     emu._record(200, None, self._entry)
                     self._send(200, {"input_tokens": total}, rid)
                     return
-                usage, answer = emu.messages(body, scope=scope, seq=seq)
+                usage, answer = emu._messages(body, scope=scope, seq=seq)
             except ApiError as err:
                 self._error(err, rid)
                 return
@@ -403,7 +403,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             if body.get("stream"):
                 self._stream(message, answer, rid)
             else:
-                time.sleep(emu.prefill_delay(usage) + emu.output_delay(answer.output_tokens))
+                time.sleep(emu._prefill_delay(usage) + emu._output_delay(answer.output_tokens))
                 self._send(200, message, rid)
 
         def _event(self, name: str, payload: Mapping[str, Any]) -> None:
@@ -419,7 +419,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             self.send_header("transfer-encoding", "chunked")
             self.send_header("request-id", rid)
             self.end_headers()
-            time.sleep(emu.prefill_delay(usage))
+            time.sleep(emu._prefill_delay(usage))
             # message_start carries the full input usage (with the cache_creation split); output so far is tiny
             start_usage = {**usage, "output_tokens": min(1, usage["output_tokens"])}
             start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}
@@ -436,7 +436,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 else:
                     parts = [{"type": "text_delta", "text": c} for c in _chunks(block["text"])]
                     plan.append(({"type": "text", "text": ""}, parts))
-            pause = emu.output_delay(answer.output_tokens) / max(1, sum(len(parts) for _, parts in plan))
+            pause = emu._output_delay(answer.output_tokens) / max(1, sum(len(parts) for _, parts in plan))
             for index, (head, parts) in enumerate(plan):
                 self._event(
                     "content_block_start", {"type": "content_block_start", "index": index, "content_block": head}
