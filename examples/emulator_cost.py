@@ -8,7 +8,6 @@ No API key, no network: the emulator bills `usage` with promptkey's prompt-cache
 from __future__ import annotations
 
 import anthropic
-
 import promptkey
 from promptkey.emulator import serve
 
