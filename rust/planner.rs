@@ -265,7 +265,9 @@ fn optimize(ctx: &Ctx, candidates: &[usize], ttls: &[Ttl], max: usize, ordered: 
     let mut best = (total as f64 * input, None);
     for (c, &k) in candidates.iter().enumerate() {
         for (t, &ttl) in ttls.iter().enumerate() {
-            let penalty = TIE_BREAK * (1.0 + f64::from(u8::from(ttl == Ttl::OneHour))) * (total as f64 + 1.0);
+            // Scaled by the price of the whole prompt so it stays negligible in any unit (tokens or USD).
+            let scale = (total as f64 + 1.0) * input.max(f64::MIN_POSITIVE);
+            let penalty = TIE_BREAK * (1.0 + f64::from(u8::from(ttl == Ttl::OneHour))) * scale;
             for n in 1..=max {
                 let (mut here, mut from) = (f64::INFINITY, None);
                 if n == 1 {
@@ -469,6 +471,104 @@ mod tests {
         assert_eq!((out.breakpoints[0].index, out.breakpoints[0].ttl), (1, Ttl::OneHour));
         let out = plan(&blocks, &reuse, &[], &opts(1024, 1.0));
         assert_eq!(out.breakpoints[0].ttl, Ttl::FiveMinutes);
+    }
+
+    /// Exhaustive search over every valid breakpoint list (≤ max, TTL order) for the cheapest.
+    fn brute_force(ctx: &Ctx, n: usize, max: usize) -> f64 {
+        let mut best = ctx.costs(&[]).0;
+        let usable: Vec<usize> = (0..n).filter(|&k| ctx.cumulative[k] >= ctx.opts.minimum).collect();
+        for mask in 1u32..(1 << usable.len()) {
+            let chosen: Vec<usize> = (0..usable.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| usable[i])
+                .collect();
+            if chosen.len() > max {
+                continue;
+            }
+            // TTLs in order: the first `h` breakpoints 1h, the rest 5m.
+            for h in 0..=chosen.len() {
+                let bps: Vec<Planned> = chosen
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &index)| Planned {
+                        index,
+                        ttl: if i < h { Ttl::OneHour } else { Ttl::FiveMinutes },
+                        probability: 0.0,
+                    })
+                    .collect();
+                best = best.min(ctx.costs(&bps).0);
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn the_programme_finds_the_optimum() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let frequencies = [
+            Reuse::Period(NEVER),
+            Reuse::Period(DAILY),
+            Reuse::Period(HOURLY),
+            Reuse::Period(600.0),
+        ];
+        for case in 0..300 {
+            let n = 1 + usize::try_from(next(9)).unwrap();
+            let blocks: Vec<Block> = (0..n)
+                .map(|i| block(i, Section::System, None, 50 + next(900)))
+                .collect();
+            let reuse: Vec<Reuse> = (0..n)
+                .map(|_| match next(3) {
+                    0 => frequencies[usize::try_from(next(4)).unwrap()],
+                    1 => Reuse::Probability(next(101) as f64 / 100.0),
+                    _ => Reuse::Probability(1.0),
+                })
+                .collect();
+            let max = usize::try_from(next(5)).unwrap();
+            let o = Options {
+                max_breakpoints: max,
+                ..opts(next(1500), [1.0 / 900.0, 0.01, 1.0][usize::try_from(next(3)).unwrap()])
+            };
+            let out = plan(&blocks, &reuse, &[], &o);
+            assert!(out.breakpoints.len() <= max);
+            let ctx = Ctx {
+                cumulative: cumulative_of(&blocks),
+                p5: running_min(&reuse, o.rate, Ttl::FiveMinutes),
+                p1: running_min(&reuse, o.rate, Ttl::OneHour),
+                opts: &o,
+            };
+            let best = brute_force(&ctx, n, max);
+            assert!(
+                (out.expected_cost - best).abs() <= 1e-6 * best.max(1.0),
+                "case {case}: planned {} but {best} is possible",
+                out.expected_cost
+            );
+        }
+    }
+
+    fn cumulative_of(blocks: &[Block]) -> Vec<u64> {
+        blocks
+            .iter()
+            .scan(0, |t, b| {
+                *t += b.tokens;
+                Some(*t)
+            })
+            .collect()
+    }
+
+    fn running_min(reuse: &[Reuse], rate: f64, ttl: Ttl) -> Vec<f64> {
+        reuse
+            .iter()
+            .scan(1.0f64, |m, r| {
+                *m = m.min(r.probability(rate, ttl));
+                Some(*m)
+            })
+            .collect()
     }
 
     #[test]

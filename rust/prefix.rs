@@ -2,8 +2,8 @@
 //! invalidate each section, resolving the top-level `cache_control`, and the API's breakpoint checks.
 //! The walk over Python objects that produces `RawBlock`s is `py_fingerprint.rs`; this file is pure.
 //!
-//! d_0 = SHA-256(lp("promptkey-prefix-v1") ‖ lp(model) ‖ lp(salt)),
-//! d_i = SHA-256(d_{i-1} ‖ lp(context_i) ‖ lp(fingerprint_i)), where lp = 8-byte big-endian length + bytes.
+//! `d_0 = SHA-256(lp("promptkey-prefix-v1") ‖ lp(model) ‖ lp(salt))`,
+//! `d_i = SHA-256(d_{i-1} ‖ lp(context_i) ‖ lp(fingerprint_i))`, where `lp` = 8-byte big-endian length + bytes.
 
 use std::sync::RwLock;
 
@@ -78,15 +78,22 @@ pub struct Parsed {
 static THINKING_IN_SYSTEM: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 pub fn set_thinking_in_system_models(models: Vec<String>) {
-    *THINKING_IN_SYSTEM.write().unwrap_or_else(std::sync::PoisonError::into_inner) = models;
+    *THINKING_IN_SYSTEM
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = models;
 }
 
 pub fn thinking_in_system_models() -> Vec<String> {
-    THINKING_IN_SYSTEM.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    THINKING_IN_SYSTEM
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
 }
 
 fn thinking_in_system(model: &str) -> bool {
-    let table = THINKING_IN_SYSTEM.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let table = THINKING_IN_SYSTEM
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let name = models::strip_date(model);
     table.iter().any(|m| models::strip_date(m) == name)
 }
@@ -177,7 +184,7 @@ pub struct Chain {
     pub salt: Vec<u8>,
     pub settings: Settings,
     pub flags: Flags,
-    thinking_in_system: bool,
+    pub thinking_in_system: bool,
     contexts: [Vec<u8>; 3],
     pub raws: Vec<RawBlock>,
     pub blocks: Vec<Block>,
@@ -224,7 +231,10 @@ impl Chain {
     }
 
     fn refresh_contexts(&mut self) {
-        for (i, section) in [Section::Tools, Section::System, Section::Messages].into_iter().enumerate() {
+        for (i, section) in [Section::Tools, Section::System, Section::Messages]
+            .into_iter()
+            .enumerate()
+        {
             self.contexts[i] = section_context(section, &self.settings, self.flags, self.thinking_in_system);
         }
     }
@@ -234,7 +244,9 @@ impl Chain {
     }
 
     pub fn digest(&self) -> Digest {
-        self.blocks.last().map_or_else(|| d0(&self.model, &self.salt), |b| b.digest)
+        self.blocks
+            .last()
+            .map_or_else(|| d0(&self.model, &self.salt), |b| b.digest)
     }
 
     fn push_blocks(&mut self, raws: Vec<RawBlock>) {
@@ -274,7 +286,12 @@ impl Chain {
         self.refresh_contexts();
         let mut prev = d0(&self.model, &self.salt);
         for (block, raw) in self.blocks.iter_mut().zip(&self.raws) {
-            block.digest = step(&prev, &self.contexts[raw.section as usize], &raw.header, &raw.fingerprint);
+            block.digest = step(
+                &prev,
+                &self.contexts[raw.section as usize],
+                &raw.header,
+                &raw.fingerprint,
+            );
             prev = block.digest;
         }
         self.recomputations += 1;
@@ -290,7 +307,9 @@ impl Chain {
             }
         }
         let Some(ttl) = self.top_level else { return };
-        let Some(target) = self.blocks.iter().rposition(|b| b.cacheable) else { return };
+        let Some(target) = self.blocks.iter().rposition(|b| b.cacheable) else {
+            return;
+        };
         self.top_level_target = Some(target);
         let block = &mut self.blocks[target];
         if block.breakpoint.is_none() {
@@ -336,14 +355,15 @@ pub fn api_location(path: &str) -> String {
     path.replace('[', ".").replace(']', "")
 }
 
-const TTL_ORDER_NOTE: &str =
-    "Note that blocks are processed in the following order: `tools`, `system`, `messages`.";
+const TTL_ORDER_NOTE: &str = "Note that blocks are processed in the following order: `tools`, `system`, `messages`.";
 
 /// The API's own 400s for breakpoints, in the order it reports them: markers on blocks that cannot
 /// carry one, a top-level marker over a different-TTL one, more than 4 markers, a 1h after a 5m.
 pub fn validate_breakpoints(rb: &RequestBlocks) -> Result<(), Error> {
     for m in &rb.markers {
-        let Some(block) = m.block.map(|i| &rb.blocks[i]) else { continue };
+        let Some(block) = m.block.map(|i| &rb.blocks[i]) else {
+            continue;
+        };
         if block.cacheable || api_location(&block.path) != m.location {
             continue;
         }
@@ -399,7 +419,11 @@ pub fn validate_breakpoints(rb: &RequestBlocks) -> Result<(), Error> {
                     "{location}.cache_control.ttl: a ttl='1h' cache_control block must not come after a ttl='5m' \
                      cache_control block. {TTL_ORDER_NOTE}"
                 );
-                let path = if automatic == 1 { "cache_control".to_owned() } else { location.to_owned() };
+                let path = if automatic == 1 {
+                    "cache_control".to_owned()
+                } else {
+                    location.to_owned()
+                };
                 return Err(Error::prompt_cache(message, path));
             }
             Ttl::OneHour => {}
@@ -419,7 +443,11 @@ mod tests {
             kind: kind.into(),
             fingerprint: fp.as_bytes().to_vec(),
             cacheable: kind != "thinking",
-            header: if section == Section::Messages { b"{\"role\":\"user\"}".to_vec() } else { Vec::new() },
+            header: if section == Section::Messages {
+                b"{\"role\":\"user\"}".to_vec()
+            } else {
+                Vec::new()
+            },
             tokens: 10,
             ..RawBlock::default()
         }
@@ -445,14 +473,27 @@ mod tests {
     fn appending_equals_building_at_once() {
         let all = vec![
             raw(Section::Tools, "tools[0]", "tool", "{\"name\":\"a\"}"),
-            raw(Section::Messages, "messages[0].content[0]", "text", "{\"type\":\"text\",\"text\":\"x\"}"),
-            raw(Section::Messages, "messages[1].content[0]", "image", "{\"type\":\"image\"}"),
+            raw(
+                Section::Messages,
+                "messages[0].content[0]",
+                "text",
+                "{\"type\":\"text\",\"text\":\"x\"}",
+            ),
+            raw(
+                Section::Messages,
+                "messages[1].content[0]",
+                "image",
+                "{\"type\":\"image\"}",
+            ),
         ];
         let mut img = all.clone();
         img[2].images = 1;
         let whole = Chain::new(parsed(img.clone()), b"", true);
         let mut chain = Chain::new(parsed(img[..2].to_vec()), b"", true);
-        assert!(chain.append(vec![img[2].clone()], Vec::new()), "the first image re-chains");
+        assert!(
+            chain.append(vec![img[2].clone()], Vec::new()),
+            "the first image re-chains"
+        );
         assert_eq!(chain.request_blocks(), whole.request_blocks());
         assert_eq!(chain.recomputations, 1);
         // Tools are outside the image context; messages are inside it.
@@ -478,7 +519,10 @@ mod tests {
         let mut chain = Chain::new(p, b"", false);
         assert_eq!(chain.top_level_target, Some(1));
         assert!(chain.blocks[1].automatic);
-        chain.append(vec![raw(Section::Messages, "messages[2].content[0]", "text", "{}")], Vec::new());
+        chain.append(
+            vec![raw(Section::Messages, "messages[2].content[0]", "text", "{}")],
+            Vec::new(),
+        );
         assert_eq!(chain.top_level_target, Some(3));
         assert!(!chain.blocks[1].automatic && chain.blocks[1].breakpoint.is_none());
         assert_eq!(chain.blocks[3].breakpoint, Some(Ttl::FiveMinutes));
@@ -499,10 +543,14 @@ mod tests {
 
     #[test]
     fn five_markers_are_the_apis_400() {
-        let five: Vec<Marker> =
-            (0..5).map(|i| marker(Ttl::FiveMinutes, &format!("messages.0.content.{i}"), i)).collect();
+        let five: Vec<Marker> = (0..5)
+            .map(|i| marker(Ttl::FiveMinutes, &format!("messages.0.content.{i}"), i))
+            .collect();
         let err = validate_breakpoints(&request(6, five.clone(), None)).unwrap_err();
-        assert_eq!(err.message(), "A maximum of 4 blocks with cache_control may be provided. Found 5.");
+        assert_eq!(
+            err.message(),
+            "A maximum of 4 blocks with cache_control may be provided. Found 5."
+        );
         // Four explicit plus a top-level one on a fifth block: five.
         let err = validate_breakpoints(&request(6, five[..4].to_vec(), Some(Ttl::FiveMinutes))).unwrap_err();
         assert!(err.message().ends_with("Found 5."));
@@ -511,7 +559,9 @@ mod tests {
         four.push(marker(Ttl::FiveMinutes, "messages.0.content.5", 5));
         assert!(validate_breakpoints(&request(6, four.clone(), Some(Ttl::FiveMinutes))).is_ok());
         let err = validate_breakpoints(&request(6, four, Some(Ttl::OneHour))).unwrap_err();
-        assert!(err.message().starts_with("cache_control.ttl: the top-level cache_control has ttl='1h'"));
+        assert!(err
+            .message()
+            .starts_with("cache_control.ttl: the top-level cache_control has ttl='1h'"));
     }
 
     #[test]
@@ -527,7 +577,10 @@ mod tests {
              ttl='5m' cache_control block. Note that blocks are processed in the following order: `tools`, \
              `system`, `messages`."
         );
-        let ok = vec![marker(Ttl::OneHour, "messages.0.content.1", 1), marker(Ttl::FiveMinutes, "x", 4)];
+        let ok = vec![
+            marker(Ttl::OneHour, "messages.0.content.1", 1),
+            marker(Ttl::FiveMinutes, "x", 4),
+        ];
         assert!(validate_breakpoints(&request(5, ok, None)).is_ok());
     }
 
@@ -539,8 +592,22 @@ mod tests {
             ..Settings::default()
         };
         assert!(section_context(Section::Tools, &s, Flags::default(), false).is_empty());
-        assert_eq!(section_context(Section::System, &s, Flags::default(), false), b"{\"speed\":\"fast\"}");
-        let m = section_context(Section::Messages, &s, Flags { images: true, citations: false }, false);
-        assert_eq!(m, b"{\"tool_choice\":{\"type\":\"any\"},\"images\":true,\"speed\":\"fast\"}".to_vec());
+        assert_eq!(
+            section_context(Section::System, &s, Flags::default(), false),
+            b"{\"speed\":\"fast\"}"
+        );
+        let m = section_context(
+            Section::Messages,
+            &s,
+            Flags {
+                images: true,
+                citations: false,
+            },
+            false,
+        );
+        assert_eq!(
+            m,
+            b"{\"tool_choice\":{\"type\":\"any\"},\"images\":true,\"speed\":\"fast\"}".to_vec()
+        );
     }
 }

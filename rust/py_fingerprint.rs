@@ -17,7 +17,9 @@ const MAX_DEPTH: usize = 1000;
 const SERVER_TOOL_PREFIXES: [&str; 3] = ["web_search_", "web_fetch_", "code_execution_"];
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type().name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "object".to_owned(), |n| n.to_string())
 }
 
 /// The SDK's "not given" sentinels are absent wherever they appear (DESIGN §1).
@@ -26,7 +28,17 @@ fn is_sentinel(obj: &Bound<'_, PyAny>) -> bool {
 }
 
 fn absent(obj: &Bound<'_, PyAny>) -> bool {
-    obj.is_none() || is_sentinel(obj)
+    if obj.is_none() {
+        return true;
+    }
+    // The common JSON types first: naming an object's type allocates.
+    let common = obj.is_exact_instance_of::<PyString>()
+        || obj.is_exact_instance_of::<PyDict>()
+        || obj.is_exact_instance_of::<PyList>()
+        || obj.is_exact_instance_of::<PyInt>()
+        || obj.is_exact_instance_of::<PyBool>()
+        || obj.is_exact_instance_of::<PyFloat>();
+    !common && is_sentinel(obj)
 }
 
 fn py_error(err: &PyErr, py: Python<'_>, path: &str) -> Error {
@@ -35,7 +47,10 @@ fn py_error(err: &PyErr, py: Python<'_>, path: &str) -> Error {
 
 /// An SDK pydantic object as the dict the SDK would send; anything else unchanged.
 fn as_plain<'py>(obj: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, Error> {
-    if obj.is_instance_of::<PyDict>() || !obj.hasattr("model_dump").unwrap_or(false) || obj.is_instance_of::<pyo3::types::PyType>() {
+    if obj.is_instance_of::<PyDict>()
+        || !obj.hasattr("model_dump").unwrap_or(false)
+        || obj.is_instance_of::<pyo3::types::PyType>()
+    {
         return Ok(obj.clone());
     }
     let py = obj.py();
@@ -43,7 +58,8 @@ fn as_plain<'py>(obj: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, Error> {
     let set = |k: &str, v: Bound<'py, PyAny>| kwargs.set_item(k, v).map_err(|e| py_error(&e, py, ""));
     set("mode", PyString::new(py, "json").into_any())?;
     set("exclude_unset", PyBool::new(py, true).to_owned().into_any())?;
-    obj.call_method("model_dump", (), Some(&kwargs)).map_err(|e| py_error(&e, py, ""))
+    obj.call_method("model_dump", (), Some(&kwargs))
+        .map_err(|e| py_error(&e, py, ""))
 }
 
 fn as_dict<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Bound<'py, PyDict>, Error> {
@@ -65,18 +81,24 @@ fn as_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Vec<Bound<'py, P
     if let Ok(t) = obj.cast::<PyTuple>() {
         return Ok(t.iter().collect());
     }
-    Err(Error::unsupported_type(format!("{what} must be a list, got {}", type_name(obj)), ""))
+    Err(Error::unsupported_type(
+        format!("{what} must be a list, got {}", type_name(obj)),
+        "",
+    ))
 }
 
 fn key_str<'a>(k: &'a Bound<'_, PyAny>) -> Result<&'a str, Error> {
     let s = k
         .cast::<PyString>()
         .map_err(|_| Error::unsupported_type(format!("object keys must be str, got {}", type_name(k)), ""))?;
-    s.to_str().map_err(|_| Error::canonicalization("a key with a lone surrogate is not valid json", ""))
+    s.to_str()
+        .map_err(|_| Error::canonicalization("a key with a lone surrogate is not valid json", ""))
 }
 
 fn str_of(s: &Bound<'_, PyString>) -> Result<String, Error> {
-    Ok(s.to_str().map_err(|_| Error::canonicalization("a string with a lone surrogate is not valid json", ""))?.to_owned())
+    Ok(s.to_str()
+        .map_err(|_| Error::canonicalization("a string with a lone surrogate is not valid json", ""))?
+        .to_owned())
 }
 
 /// Writes Python values as JSON bytes in Python `json`'s spelling. `media_bytes` counts the bytes of
@@ -141,7 +163,10 @@ impl JsonOut {
         } else {
             let plain = as_plain(obj)?;
             if plain.is(obj) {
-                return Err(Error::unsupported_type(format!("unsupported type {}", type_name(obj)), ""));
+                return Err(Error::unsupported_type(
+                    format!("unsupported type {}", type_name(obj)),
+                    "",
+                ));
             }
             self.enter(obj)?;
             let written = self.value(&plain)?;
@@ -219,17 +244,26 @@ pub fn parse_marker(value: &Bound<'_, PyAny>) -> Result<Option<Ttl>, Error> {
             None => Ok(None),
             Some(v) => match v.cast::<PyString>() {
                 Ok(s) => str_of(s).map(Some),
-                Err(_) => Err(Error::prompt_cache(format!("cache_control.{name}: Input should be a valid string"), name)),
+                Err(_) => Err(Error::prompt_cache(
+                    format!("cache_control.{name}: Input should be a valid string"),
+                    name,
+                )),
             },
         }
     };
     if field("type")?.as_deref() != Some("ephemeral") {
-        return Err(Error::prompt_cache("cache_control.type: Input should be 'ephemeral'", "type"));
+        return Err(Error::prompt_cache(
+            "cache_control.type: Input should be 'ephemeral'",
+            "type",
+        ));
     }
     match field("ttl")?.as_deref() {
         None | Some("5m") => Ok(Some(Ttl::FiveMinutes)),
         Some("1h") => Ok(Some(Ttl::OneHour)),
-        Some(_) => Err(Error::prompt_cache("cache_control.ttl: Input should be '5m' or '1h'", "ttl")),
+        Some(_) => Err(Error::prompt_cache(
+            "cache_control.ttl: Input should be '5m' or '1h'",
+            "ttl",
+        )),
     }
 }
 
@@ -239,11 +273,20 @@ fn text_block(out: &mut Vec<u8>, text: &str) {
     out.push(b'}');
 }
 
+/// A value as JSON bytes, errors prefixed with `path`.
+fn json(value: &Bound<'_, PyAny>, path: &str) -> Result<Vec<u8>, Error> {
+    let mut out = JsonOut::default();
+    out.value(value).map_err(|e| e.prefixed(path))?;
+    Ok(out.buf)
+}
+
 /// Builds `Parsed` from a request; `blocks` come out with `tokens == 0` (the caller counts them).
 pub struct Walker<'py> {
     pub parsed: Parsed,
     extra_body: Option<Bound<'py, PyDict>>,
     request: Option<Bound<'py, PyDict>>,
+    /// Keep the text of text and thinking blocks (`diff` reports offsets in it).
+    pub keep_text: bool,
 }
 
 impl<'py> Walker<'py> {
@@ -257,6 +300,7 @@ impl<'py> Walker<'py> {
             parsed: Parsed::default(),
             extra_body,
             request: Some(request),
+            keep_text: false,
         })
     }
 
@@ -266,23 +310,22 @@ impl<'py> Walker<'py> {
             parsed: Parsed::default(),
             extra_body: None,
             request: None,
+            keep_text: false,
         }
     }
 
     /// A top-level member as the SDK sends it: `extra_body` wins (shallow merge), null is absent.
     fn get(&self, name: &str) -> Option<Bound<'py, PyAny>> {
         let pick = |d: &Option<Bound<'py, PyDict>>| d.as_ref().and_then(|d| d.get_item(name).ok().flatten());
-        pick(&self.extra_body).or_else(|| pick(&self.request)).filter(|v| !absent(v))
-    }
-
-    fn json(&self, value: &Bound<'py, PyAny>, path: &str) -> Result<Vec<u8>, Error> {
-        let mut out = JsonOut::default();
-        out.value(value).map_err(|e| e.prefixed(path))?;
-        Ok(out.buf)
+        pick(&self.extra_body)
+            .or_else(|| pick(&self.request))
+            .filter(|v| !absent(v))
     }
 
     pub fn walk(mut self) -> Result<Parsed, Error> {
-        let model = self.get("model").ok_or_else(|| Error::prompt_cache("model: Field required", "model"))?;
+        let model = self
+            .get("model")
+            .ok_or_else(|| Error::prompt_cache("model: Field required", "model"))?;
         let model = model
             .cast::<PyString>()
             .map_err(|_| Error::unsupported_type(format!("model must be a str, got {}", type_name(&model)), "model"))
@@ -290,7 +333,11 @@ impl<'py> Walker<'py> {
         self.parsed.model = model;
         self.settings()?;
         if let Some(tools) = self.get("tools") {
-            for (i, tool) in as_items(&tools, "tools").map_err(|e| e.prefixed("tools"))?.iter().enumerate() {
+            for (i, tool) in as_items(&tools, "tools")
+                .map_err(|e| e.prefixed("tools"))?
+                .iter()
+                .enumerate()
+            {
                 self.tool(tool, i).map_err(|e| e.prefixed(&format!("tools[{i}]")))?;
             }
         }
@@ -305,10 +352,14 @@ impl<'py> Walker<'py> {
                 let text = str_of(s).map_err(|e| e.prefixed("system"))?;
                 text_block(&mut raw.fingerprint, &text);
                 raw.cacheable = !text.is_empty();
-                raw.text = Some(text);
+                raw.text = self.keep_text.then_some(text);
                 self.parsed.blocks.push(raw);
             } else {
-                for (i, block) in as_items(&system, "system").map_err(|e| e.prefixed("system"))?.iter().enumerate() {
+                for (i, block) in as_items(&system, "system")
+                    .map_err(|e| e.prefixed("system"))?
+                    .iter()
+                    .enumerate()
+                {
                     let path = format!("system[{i}]");
                     self.block(block, Section::System, path.clone(), None, &[])
                         .map_err(|e| e.prefixed(&path))?;
@@ -319,7 +370,8 @@ impl<'py> Walker<'py> {
             let items = as_items(&messages, "messages").map_err(|e| e.prefixed("messages"))?;
             self.parsed.messages = items.len();
             for (i, message) in items.iter().enumerate() {
-                self.message(message, i).map_err(|e| e.prefixed(&format!("messages[{i}]")))?;
+                self.message(message, i)
+                    .map_err(|e| e.prefixed(&format!("messages[{i}]")))?;
             }
         }
         if let Some(cc) = self.get("cache_control") {
@@ -331,11 +383,11 @@ impl<'py> Walker<'py> {
     fn settings(&mut self) -> Result<(), Error> {
         let mut s = Settings::default();
         if let Some(v) = self.get("tool_choice") {
-            s.tool_choice = Some(self.json(&v, "tool_choice")?);
+            s.tool_choice = Some(json(&v, "tool_choice")?);
         }
         if let Some(v) = self.get("thinking") {
             // Decision: an explicit {"type": "disabled"} is the default, so it equals absent.
-            let json = self.json(&v, "thinking")?;
+            let json = json(&v, "thinking")?;
             if json != b"{\"type\":\"disabled\"}" {
                 s.thinking = Some(json);
             }
@@ -343,7 +395,7 @@ impl<'py> Walker<'py> {
         if let Some(config) = self.get("output_config") {
             let config = as_dict(&config, "output_config").map_err(|e| e.prefixed("output_config"))?;
             if let Some(effort) = config.get_item("effort").ok().flatten().filter(|v| !absent(v)) {
-                let json = self.json(&effort, "output_config.effort")?;
+                let json = json(&effort, "output_config.effort")?;
                 // The docs: setting effort explicitly to its default ("high") does not invalidate.
                 if json != b"\"high\"" {
                     s.effort = Some(json);
@@ -351,7 +403,7 @@ impl<'py> Walker<'py> {
             }
         }
         if let Some(v) = self.get("speed") {
-            let json = self.json(&v, "speed")?;
+            let json = json(&v, "speed")?;
             // Decision: "standard" is the default speed, so it equals absent.
             if json != b"\"standard\"" {
                 s.speed = Some(json);
@@ -367,7 +419,11 @@ impl<'py> Walker<'py> {
             Some(cc) => parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?,
             None => None,
         };
-        let tool_type = d.get_item("type").ok().flatten().and_then(|t| t.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned)));
+        let tool_type = d.get_item("type").ok().flatten().and_then(|t| {
+            t.cast::<PyString>()
+                .ok()
+                .and_then(|s| s.to_str().ok().map(str::to_owned))
+        });
         let mut out = JsonOut::default();
         out.dict(&d, true)?;
         let server = tool_type.is_some_and(|t| SERVER_TOOL_PREFIXES.iter().any(|p| t.starts_with(p)));
@@ -401,7 +457,9 @@ impl<'py> Walker<'py> {
     pub fn message(&mut self, message: &Bound<'py, PyAny>, i: usize) -> Result<(), Error> {
         // A response `Message` appended as-is: `to_param()` is what the SDK would send back.
         let message = if message.hasattr("to_param").unwrap_or(false) && !message.is_instance_of::<PyDict>() {
-            message.call_method0("to_param").map_err(|e| py_error(&e, message.py(), ""))?
+            message
+                .call_method0("to_param")
+                .map_err(|e| py_error(&e, message.py(), ""))?
         } else {
             message.clone()
         };
@@ -426,7 +484,9 @@ impl<'py> Walker<'py> {
             header.value(&v).map_err(|e| e.prefixed(key))?;
         }
         header.buf.push(b'}');
-        let Some(content) = content.filter(|c| !absent(c)) else { return Ok(()) };
+        let Some(content) = content.filter(|c| !absent(c)) else {
+            return Ok(());
+        };
         if let Ok(s) = content.cast::<PyString>() {
             let text = str_of(s).map_err(|e| e.prefixed("content"))?;
             let mut raw = RawBlock {
@@ -439,11 +499,15 @@ impl<'py> Walker<'py> {
                 ..RawBlock::default()
             };
             text_block(&mut raw.fingerprint, &text);
-            raw.text = Some(text);
+            raw.text = self.keep_text.then_some(text);
             self.parsed.blocks.push(raw);
             return Ok(());
         }
-        for (j, block) in as_items(&content, "content").map_err(|e| e.prefixed("content"))?.iter().enumerate() {
+        for (j, block) in as_items(&content, "content")
+            .map_err(|e| e.prefixed("content"))?
+            .iter()
+            .enumerate()
+        {
             let path = format!("messages[{i}].content[{j}]");
             self.block(block, Section::Messages, path, Some(i), &header.buf)
                 .map_err(|e| e.prefixed(&format!("content[{j}]")))?;
@@ -466,7 +530,12 @@ impl<'py> Walker<'py> {
         let kind = match d.get_item("type").ok().flatten() {
             Some(t) => match t.cast::<PyString>() {
                 Ok(s) => str_of(s).map_err(|e| e.prefixed("type"))?,
-                Err(_) => return Err(Error::prompt_cache(format!("{location}.type: Input should be a valid string"), "type")),
+                Err(_) => {
+                    return Err(Error::prompt_cache(
+                        format!("{location}.type: Input should be a valid string"),
+                        "type",
+                    ))
+                }
             },
             None => return Err(Error::prompt_cache(format!("{location}.type: Field required"), "type")),
         };
@@ -475,7 +544,11 @@ impl<'py> Walker<'py> {
             None => None,
         };
         if let Some(ttl) = marker {
-            self.parsed.markers.push(Marker { ttl, location: location.clone(), block: Some(index) });
+            self.parsed.markers.push(Marker {
+                ttl,
+                location: location.clone(),
+                block: Some(index),
+            });
         }
         let mut raw = RawBlock {
             section,
@@ -496,10 +569,17 @@ impl<'py> Walker<'py> {
         match raw.kind.as_str() {
             "text" | "thinking" => {
                 let field = if raw.kind == "text" { "text" } else { "thinking" };
-                if let Some(text) = d.get_item(field).ok().flatten().and_then(|t| t.cast_into::<PyString>().ok()) {
-                    let text = str_of(&text)?;
+                if let Some(text) = d
+                    .get_item(field)
+                    .ok()
+                    .flatten()
+                    .and_then(|t| t.cast_into::<PyString>().ok())
+                {
+                    let text = text.to_str().map_err(|_| {
+                        Error::canonicalization("a string with a lone surrogate is not valid json", field)
+                    })?;
                     raw.cacheable = raw.kind == "text" && !text.is_empty();
-                    raw.text = Some(text);
+                    raw.text = self.keep_text.then(|| text.to_owned());
                 } else {
                     raw.cacheable = raw.kind == "text";
                 }
@@ -557,11 +637,21 @@ impl<'py> Walker<'py> {
                 if let Some(cc) = item.get_item("cache_control").ok().flatten() {
                     if let Some(ttl) = parse_marker(&cc).map_err(|e| at(e.prefixed("cache_control")))? {
                         let location = format!("{location}.content.{k}");
-                        self.parsed.markers.push(Marker { ttl, location, block: Some(index) });
+                        self.parsed.markers.push(Marker {
+                            ttl,
+                            location,
+                            block: Some(index),
+                        });
                         raw.marker = Some(ttl);
                     }
                 }
-                match item.get_item("type").ok().flatten().and_then(|t| t.extract::<String>().ok()).as_deref() {
+                match item
+                    .get_item("type")
+                    .ok()
+                    .flatten()
+                    .and_then(|t| t.extract::<String>().ok())
+                    .as_deref()
+                {
                     Some("image") => raw.images += 1,
                     Some("document") => raw.citations |= citations_enabled(&item),
                     _ => {}
@@ -576,7 +666,9 @@ impl<'py> Walker<'py> {
 }
 
 fn citations_enabled(d: &Bound<'_, PyDict>) -> bool {
-    let Some(c) = d.get_item("citations").ok().flatten().filter(|v| !absent(v)) else { return false };
+    let Some(c) = d.get_item("citations").ok().flatten().filter(|v| !absent(v)) else {
+        return false;
+    };
     let Ok(c) = as_plain(&c) else { return false };
     c.cast::<PyDict>()
         .ok()

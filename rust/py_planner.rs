@@ -101,7 +101,11 @@ fn resolve_key(key: &str, rb: &RequestBlocks, messages: usize) -> Result<Target,
     let find = |path: &str| rb.blocks.iter().position(|b| b.path == path);
     if let Some(rest) = key.strip_prefix("messages") {
         let (i, tail) = parse_index(rest).ok_or_else(unknown)?;
-        let m = if i < 0 { messages as i64 + i } else { i };
+        let m = if i < 0 {
+            i64::try_from(messages).unwrap_or(i64::MAX) + i
+        } else {
+            i
+        };
         let m = usize::try_from(m).ok().filter(|&m| m < messages).ok_or_else(unknown)?;
         if tail.is_empty() {
             return Ok(Target::Message(m));

@@ -16,7 +16,6 @@ use crate::py_fingerprint::Walker;
 use crate::tokens;
 
 /// How block tokens are counted: the per-family estimate, or a Python callable `tokenizer(block) -> int`.
-
 pub enum Tokenizer {
     Estimate(TokenizerFamily),
     Callable(Py<PyAny>, String),
@@ -32,7 +31,7 @@ impl Tokenizer {
         let (family, known) = tokens::family(model);
         if !known {
             let message = format!(
-                "unknown model {model:?}: token counts use the default estimate ({}); pass tokenizer= for exact counts",
+                "unknown model '{model}': token counts use the default estimate ({}); pass tokenizer= for exact counts",
                 tokens::label(family)
             );
             let message = CString::new(message).unwrap_or_default();
@@ -65,7 +64,10 @@ impl Tokenizer {
                     let n = f.bind(py).call1((block,))?;
                     let bad = || {
                         Error::invalid_option(
-                            format!("tokenizer {name} returned {} for a block; it must return an int >= 0", n.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string())),
+                            format!(
+                                "tokenizer {name} returned {} for a block; it must return an int >= 0",
+                                n.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string())
+                            ),
                             raw.path.clone(),
                         )
                     };
@@ -88,13 +90,29 @@ fn callable_name(f: &Bound<'_, PyAny>) -> String {
             }
         }
     }
-    f.get_type().qualname().map_or_else(|_| "tokenizer".to_owned(), |n| n.to_string())
+    f.get_type()
+        .qualname()
+        .map_or_else(|_| "tokenizer".to_owned(), |n| n.to_string())
 }
 
 /// Walks a request into blocks with their tokens counted, plus the tokenizer used.
-pub fn parse_request(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<(Parsed, Tokenizer)> {
+pub fn parse_request(
+    request: &Bound<'_, PyAny>,
+    tokenizer: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Parsed, Tokenizer)> {
+    parse_request_with(request, tokenizer, false)
+}
+
+/// `parse_request`, optionally keeping block texts (`diff` reports offsets in them).
+pub fn parse_request_with(
+    request: &Bound<'_, PyAny>,
+    tokenizer: Option<&Bound<'_, PyAny>>,
+    keep_text: bool,
+) -> PyResult<(Parsed, Tokenizer)> {
     let py = request.py();
-    let mut parsed = Walker::new(request)?.walk()?;
+    let mut walker = Walker::new(request)?;
+    walker.keep_text = keep_text;
+    let mut parsed = walker.walk()?;
     let tok = Tokenizer::resolve(py, &parsed.model, tokenizer)?;
     tok.count(py, &mut parsed.blocks)?;
     parsed.tokenizer = tok.label();
@@ -163,7 +181,9 @@ impl PyBlock {
     }
     fn __repr__(&self) -> String {
         let b = &self.inner;
-        let bp = b.breakpoint.map_or_else(|| "None".to_owned(), |t| format!("'{}'", t.as_str()));
+        let bp = b
+            .breakpoint
+            .map_or_else(|| "None".to_owned(), |t| format!("'{}'", t.as_str()));
         format!(
             "Block(index={}, path='{}', kind='{}', tokens={}, breakpoint={bp}, digest='{}…')",
             b.index,
@@ -234,11 +254,14 @@ impl PyPrefixChain {
     }
 
     /// Appends one message; returns True when the whole chain had to be re-chained.
+    #[pyo3(signature = (message, /))]
     fn append(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<bool> {
         let mut state = self.state();
         let index = state.messages;
         let mut walker = Walker::for_append();
-        walker.message(message, index).map_err(|e| e.prefixed(&format!("messages[{index}]")))?;
+        walker
+            .message(message, index)
+            .map_err(|e| e.prefixed(&format!("messages[{index}]")))?;
         let mut raws = walker.parsed.blocks;
         // Block indices in markers count from the start of the whole chain.
         let offset = state.chain.blocks.len();
@@ -296,7 +319,17 @@ impl PyPrefixChain {
     }
 }
 
+/// Raises the API's own 400 (`PromptCacheError`) for the request's breakpoints, if it has one.
 #[pyfunction]
+#[pyo3(signature = (request, /))]
+fn _validate_breakpoints(request: &Bound<'_, PyAny>) -> PyResult<()> {
+    let parsed = Walker::new(request)?.walk()?;
+    prefix::validate_breakpoints(&Chain::new(parsed, b"", false).request_blocks())?;
+    Ok(())
+}
+
+#[pyfunction]
+#[pyo3(signature = (models, /))]
 fn set_thinking_in_system_models(models: Vec<String>) {
     prefix::set_thinking_in_system_models(models);
 }
@@ -311,6 +344,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPrefixChain>()?;
     m.add_function(wrap_pyfunction!(prefix_blocks, m)?)?;
     m.add_function(wrap_pyfunction!(set_thinking_in_system_models, m)?)?;
+    m.add_function(wrap_pyfunction!(_validate_breakpoints, m)?)?;
     m.add_function(wrap_pyfunction!(thinking_in_system_models, m)?)?;
     Ok(())
 }

@@ -146,17 +146,17 @@ impl PySimulator {
     fn run<'py>(
         &self,
         py: Python<'py>,
-        blocks: Arc<RequestBlocks>,
+        blocks: &Arc<RequestBlocks>,
         api_key: &str,
         first_token_after: f64,
         now: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
         let (submission, unknown) = {
             let mut state = self.state();
-            let submission = state.sim.submit_blocks(&blocks, api_key, now, first_token_after)?;
+            let submission = state.sim.submit_blocks(blocks, api_key, now, first_token_after)?;
             let unknown = !submission.known_model && state.warned.insert(blocks.model.clone());
             let usage = submission.usage;
-            state.last = Some((Arc::clone(&blocks), submission));
+            state.last = Some((Arc::clone(blocks), submission));
             (usage, unknown)
         };
         if unknown {
@@ -179,7 +179,7 @@ impl PySimulator {
     fn new(
         clock: Option<Bound<'_, PyAny>>,
         tokenizer: Option<Bound<'_, PyAny>>,
-        min_tokens: Option<Bound<'_, PyAny>>,
+        min_tokens: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let clock = clock.filter(|c| !c.is_none());
         if let Some(c) = &clock {
@@ -206,7 +206,7 @@ impl PySimulator {
         }
         Ok(PySimulator {
             inner: Mutex::new(State {
-                sim: Simulator::new(parse_min_tokens(min_tokens.as_ref())?),
+                sim: Simulator::new(parse_min_tokens(min_tokens)?),
                 last: None,
                 warned: HashSet::new(),
             }),
@@ -236,7 +236,7 @@ impl PySimulator {
         let tokenizer = self.tokenizer.as_ref().map(|t| t.bind(py));
         let blocks = prepared_blocks(request, tokenizer)?;
         let now = self.now(py, now)?;
-        self.run(py, blocks, api_key, first_token_after, now)
+        self.run(py, &blocks, api_key, first_token_after, now)
     }
 
     /// Submit `(timestamp, request)` pairs in order; returns their usage dicts.
@@ -262,7 +262,7 @@ impl PySimulator {
                 )
             })?;
             let blocks = prepared_blocks(&request, tokenizer).map_err(|e| prefix_py_path(py, e, i))?;
-            out.append(self.run(py, blocks, api_key, first_token_after, at)?)?;
+            out.append(self.run(py, &blocks, api_key, first_token_after, at)?)?;
         }
         Ok(out)
     }

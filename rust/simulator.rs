@@ -246,6 +246,19 @@ impl Simulator {
         id
     }
 
+    /// Validate the request's markers as the API does (≤ 4, TTL order, cacheable targets), then
+    /// submit it: the entry point for callers holding one request (the emulator).
+    pub fn submit(
+        &mut self,
+        request: &RequestBlocks,
+        scope: &str,
+        now: f64,
+        first_token_after: f64,
+    ) -> Result<Submission, Error> {
+        crate::prefix::validate_breakpoints(request)?;
+        self.submit_blocks(request, scope, now, first_token_after)
+    }
+
     /// Simulate one request submitted at `now` (seconds) whose first token comes
     /// `first_token_after` seconds later. `request` must already be validated (≤ 4 markers, TTL order).
     pub fn submit_blocks(
@@ -513,9 +526,10 @@ pub fn sentence(report: &BreakpointReport, blocks: &[Block], model: &str, minimu
     };
     let mut s = match (report.reason, report.detail) {
         (Reason::Hit, Detail::Age { index, seconds: age, ttl, last_was_read }) => format!(
-            "hit: read {} tokens through {}, last {} {} ago, TTL {}",
+            "hit: read {} tokens through {}{}; last {} {} ago, TTL {}",
             thousands(blocks.get(index).map_or(0, |_| prefix_tokens(blocks, index))),
             path(index),
+            if index == report.index { "" } else { " (found by lookback)" },
             if last_was_read { "read" } else { "written" },
             seconds(age),
             seconds(ttl.seconds()),

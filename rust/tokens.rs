@@ -9,6 +9,7 @@
 //!
 //! Use a real tokenizer (`CountTokens`) when counts must match billing.
 
+use crate::fingerprint::count_at_least;
 use crate::models::{lookup, TokenizerFamily};
 use crate::prefix::RawBlock;
 
@@ -28,11 +29,9 @@ pub fn label(family: TokenizerFamily) -> &'static str {
 }
 
 pub fn estimate(raw: &RawBlock, family: TokenizerFamily) -> u64 {
-    let (mut ascii, mut wide) = (0usize, 0usize);
-    for &b in &raw.fingerprint {
-        ascii += usize::from(b < 0x80);
-        wide += usize::from(b >= 0xC0); // a UTF-8 lead byte: one non-ASCII code point
-    }
+    let fp = &raw.fingerprint;
+    let ascii = fp.len() - count_at_least(fp, 0x80);
+    let wide = count_at_least(fp, 0xC0); // UTF-8 lead bytes: one per non-ASCII code point
     let units = ascii.saturating_sub(raw.media_bytes) as f64 / 4.0 + wide as f64;
     let factor = match family {
         TokenizerFamily::Classic => 1.0,

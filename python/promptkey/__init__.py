@@ -11,29 +11,44 @@ from promptkey._exceptions import (
     UnsupportedTypeError,
 )
 
-# --- keys ---
-
-# --- prefix / simulator / planner ---
 # isort: split
-from promptkey._core import PreparedRequest, PromptCacheSimulator
+# --- keys ---
+from promptkey._core import canonical_json, key_material, make_key, make_keys
+
+# isort: split
+# --- prefix / simulator / planner ---
+from promptkey._core import (
+    Block,
+    Divergence,
+    PrefixChain,
+    PreparedRequest,
+    PromptCacheSimulator,
+    diff,
+    prefix_blocks,
+    set_thinking_in_system_models,
+    thinking_in_system_models,
+)
 from promptkey.planner import Plan, plan
 
 # --- response cache ---
 
-# --- prices and cost ---
 # isort: split
+# --- prices and cost ---
 # `promptkey.cost` is the function; its module's other names are re-exported here
 from promptkey.cost import Cost, Tokens, cost, fold_usage, usage_tokens
 from promptkey.prices import UnknownModelError, load_prices
 from promptkey.tokenizers import Calibrator, CountTokens
 
 __all__ = [
+    "Block",
     "Calibrator",
     "CanonicalizationError",
     "Cost",
     "CountTokens",
+    "Divergence",
     "InvalidOptionError",
     "Plan",
+    "PrefixChain",
     "PreparedRequest",
     "PromptCacheError",
     "PromptCacheSimulator",
@@ -42,9 +57,17 @@ __all__ = [
     "UnknownModelError",
     "UnsupportedTypeError",
     "__version__",
+    "canonical_json",
     "cost",
+    "diff",
     "fold_usage",
+    "key_material",
     "load_prices",
+    "make_key",
+    "make_keys",
     "plan",
+    "prefix_blocks",
+    "set_thinking_in_system_models",
+    "thinking_in_system_models",
     "usage_tokens",
 ]

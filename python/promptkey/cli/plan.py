@@ -1,0 +1,48 @@
+"""`promptkey plan REQUEST.json [--model M]`: where to put cache breakpoints, and what they save."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from promptkey import PromptKeyError
+from promptkey.planner import plan
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "plan",
+        help="plan prompt-cache breakpoints for a request",
+        description="Print the request's prefix blocks, the planned cache breakpoints and the expected cost.",
+    )
+    p.add_argument("request", metavar="REQUEST.json", help="a Messages API request body (JSON); - for stdin")
+    p.add_argument("--model", default=None, help="plan for this model instead of the request's")
+    p.add_argument("--ttl", default="auto", choices=("auto", "5m", "1h"), help="breakpoint TTL (default: auto)")
+    p.add_argument("--rate", type=float, default=None, help="requests per second (for frequency reuse)")
+    p.add_argument("--apply", action="store_true", help="print the request with the planned markers instead")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.request == "-":
+            request = json.load(sys.stdin)
+        else:
+            with open(args.request, encoding="utf-8") as f:
+                request = json.load(f)
+    except (OSError, ValueError) as exc:
+        print(f"promptkey plan: cannot read {args.request}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = plan(request, model=args.model, ttl=args.ttl, rate=args.rate)
+        if args.apply:
+            print(json.dumps(result.apply(request), ensure_ascii=False, indent=2))
+        else:
+            print(result.table())
+    except PromptKeyError as exc:
+        where = f" at {exc.path}" if getattr(exc, "path", None) else ""
+        print(f"promptkey plan: {exc}{where}", file=sys.stderr)
+        return 2
+    return 0

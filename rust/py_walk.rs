@@ -1,0 +1,532 @@
+//! The Python-object walker behind `canonical_json`, `key_material` and `make_key`: it writes the
+//! RFC 8785 form of a Python value straight into a sink (a buffer or SHA-256), applying the key
+//! material rules inline at the structural positions, without building any intermediate tree.
+
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyType};
+use pyo3::Borrowed;
+
+use crate::canonical::{self, check_depth, write_i64, write_str, HashSink, Sink, MAX_SAFE_INTEGER};
+use crate::errors::Error;
+use crate::key_material::{self as km, Position};
+
+/// Strings at least this long are escaped and hashed with the GIL released, so other threads run
+/// Python meanwhile. Measured (benches/gil_release.py, docs/keys.md): below ~64 KiB the release and
+/// re-acquire cost more than the parallelism returns.
+pub static DETACH_AT: AtomicUsize = AtomicUsize::new(64 * 1024);
+
+/// A sink that can take a long string with the GIL released.
+pub trait Detachable: Sink + Send {
+    fn put_str_detached(&mut self, py: Python<'_>, text: &[u8]);
+}
+
+impl Detachable for Vec<u8> {
+    fn put_str_detached(&mut self, _py: Python<'_>, text: &[u8]) {
+        // Copying into a buffer is cheaper than a GIL round trip; nothing to gain.
+        write_str(self, text);
+    }
+}
+
+impl Detachable for HashSink {
+    fn put_str_detached(&mut self, py: Python<'_>, text: &[u8]) {
+        // The str is immutable and kept alive by the caller's reference, and its UTF-8 buffer is
+        // freed only with the object, so reading it without the GIL is sound.
+        py.detach(|| write_str(self, text));
+    }
+}
+
+/// One object member waiting to be written in key order. `key` points into `key_obj`'s UTF-8 data,
+/// which lives as long as the object, and the entry holds a strong reference to it.
+pub(crate) struct Entry<'py> {
+    key: *const u8,
+    key_len: usize,
+    _key_obj: Bound<'py, PyAny>,
+    pub(crate) value: Bound<'py, PyAny>,
+}
+
+impl Entry<'_> {
+    #[inline]
+    pub(crate) fn key(&self) -> &[u8] {
+        // SAFETY: see the struct comment; `key_obj` keeps the bytes alive and unchanged.
+        unsafe { std::slice::from_raw_parts(self.key, self.key_len) }
+    }
+}
+
+/// What `request` found for `key_info` (DESIGN §1, Cacheability).
+#[derive(Default, Clone, Copy)]
+pub struct Flags {
+    pub sampling: bool,
+    pub server_tools: bool,
+}
+
+pub struct Walker<'py, S> {
+    pub(crate) py: Python<'py>,
+    pub out: S,
+    /// `make_key` writes integers beyond ±(2^53−1) exactly; `canonical_json` refuses them.
+    exact_ints: bool,
+    detach_at: usize,
+    pub(crate) scratch: Vec<Entry<'py>>,
+    pub(crate) ancestors: Vec<*mut ffi::PyObject>,
+    pub flags: Flags,
+}
+
+#[inline]
+fn type_ptr(v: &Bound<'_, PyAny>) -> *mut ffi::PyTypeObject {
+    // SAFETY: `v` is a live object.
+    unsafe { ffi::Py_TYPE(v.as_ptr()) }
+}
+
+/// The UTF-8 bytes of a str (or str subclass). ASCII strings are read in place; others use the
+/// UTF-8 copy CPython caches on the object. Fails on lone surrogates.
+pub(crate) fn utf8<'a>(s: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
+    let mut len: ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a str; the returned buffer lives as long as `s`.
+    let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &raw mut len) };
+    if data.is_null() {
+        return Err(surrogate_error(s));
+    }
+    // SAFETY: CPython returned `len` valid bytes at `data`; a Py_ssize_t length is never negative.
+    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len.cast_unsigned()) })
+}
+
+#[cold]
+fn surrogate_error(s: &Bound<'_, PyAny>) -> Error {
+    let _ = PyErr::take(s.py());
+    // A Python str is a sequence of code points, so any surrogate in it is lone (even two that would
+    // pair in UTF-16): find the first one through UTF-32.
+    let code = s
+        .call_method1("encode", ("utf-32-le", "surrogatepass"))
+        .ok()
+        .and_then(|b| b.extract::<Vec<u8>>().ok())
+        .and_then(|b| {
+            b.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .find(|u| (0xD800..=0xDFFF).contains(u))
+        });
+    match code {
+        Some(u) => Error::canonicalization(format!("lone surrogate U+{u:04X} is not valid json"), ""),
+        None => Error::canonicalization("string is not valid unicode", ""),
+    }
+}
+
+pub(crate) fn type_name(v: &Bound<'_, PyAny>) -> String {
+    let tp = v.get_type();
+    let name = tp.qualname().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    match tp.module().map(|m| m.to_string()) {
+        Ok(module) if module != "builtins" => format!("{module}.{name}"),
+        _ => name,
+    }
+}
+
+/// The SDK's `NOT_GIVEN` / `omit` sentinels (anthropic, and the openai SDK that shares the design).
+pub(crate) fn is_sentinel(v: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: tp_name is a NUL-terminated C string owned by the type.
+    let name = unsafe { std::ffi::CStr::from_ptr((*type_ptr(v)).tp_name) };
+    let name = name.to_bytes();
+    if name != b"NotGiven" && name != b"Omit" {
+        return false;
+    }
+    v.get_type()
+        .module()
+        .is_ok_and(|m| m.to_str().is_ok_and(|m| m.starts_with("anthropic") || m.starts_with("openai")))
+}
+
+/// `pydantic.BaseModel`, once something has imported pydantic (the SDK's objects are pydantic models;
+/// without pydantic loaded there can be no model to dump, so keying never imports it).
+pub(crate) fn pydantic_base(py: Python<'_>) -> Option<&Bound<'_, PyType>> {
+    static BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    if let Some(base) = BASE.get(py) {
+        return Some(base.bind(py));
+    }
+    let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+    let pydantic = modules.get_item("pydantic").ok()?;
+    let base = pydantic.getattr("BaseModel").ok()?.cast_into::<PyType>().ok()?;
+    Some(BASE.get_or_init(py, || base.unbind()).bind(py))
+}
+
+/// The dict the Anthropic SDK sends for a pydantic model (`openapi_model_dump` in anthropic 2.x).
+pub(crate) fn dump_model<'py>(v: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, Error> {
+    let py = v.py();
+    let kwargs = PyDict::new(py);
+    let exclude = v.getattr("__api_exclude__").ok();
+    let _ = PyErr::take(py);
+    (|| -> PyResult<Bound<'py, PyAny>> {
+        kwargs.set_item("mode", "json")?;
+        kwargs.set_item("exclude_unset", true)?;
+        kwargs.set_item("by_alias", true)?;
+        kwargs.set_item("exclude", exclude)?;
+        v.call_method("model_dump", (), Some(&kwargs))
+    })()
+    .map_err(|e| Error::unsupported_type(format!("{} could not be dumped: {e}", type_name(v)), ""))
+}
+
+impl<'py, S: Detachable> Walker<'py, S> {
+    pub fn new(py: Python<'py>, out: S, exact_ints: bool) -> Self {
+        Walker {
+            py,
+            out,
+            exact_ints,
+            detach_at: DETACH_AT.load(AtomicOrdering::Relaxed),
+            scratch: Vec::with_capacity(32),
+            ancestors: Vec::with_capacity(16),
+            flags: Flags::default(),
+        }
+    }
+
+    /// Writes `v` at `pos`; `depth` is the nesting level a container here would have.
+    pub fn value(&mut self, v: &Bound<'py, PyAny>, pos: Position, depth: usize) -> Result<(), Error> {
+        let tp = type_ptr(v);
+        // Exact-type checks first: they cover nearly every value and cost one pointer compare each.
+        // SAFETY (all `addr_of_mut!` below): taking the address of CPython's static type objects.
+        unsafe {
+            if tp == &raw mut ffi::PyUnicode_Type {
+                return self.string(v, pos);
+            }
+            if tp == &raw mut ffi::PyDict_Type {
+                return self.object(v, pos, depth);
+            }
+            if tp == &raw mut ffi::PyList_Type || tp == &raw mut ffi::PyTuple_Type {
+                return self.array(v, pos, depth);
+            }
+            if tp == &raw mut ffi::PyLong_Type {
+                return self.int(v);
+            }
+            if tp == &raw mut ffi::PyFloat_Type {
+                return self.float(ffi::PyFloat_AS_DOUBLE(v.as_ptr()));
+            }
+            if tp == &raw mut ffi::PyBool_Type {
+                self.out.put(if v.as_ptr() == ffi::Py_True() { b"true" } else { b"false" });
+                return Ok(());
+            }
+        }
+        if v.is_none() {
+            self.out.put(b"null");
+            return Ok(());
+        }
+        self.other(v, pos, depth)
+    }
+
+    #[inline]
+    fn string(&mut self, v: &Bound<'py, PyAny>, pos: Position) -> Result<(), Error> {
+        let text = utf8(v)?;
+        if pos.text_shorthand() {
+            // Rule 5: "s" is the one-block list [{"type":"text","text":"s"}] (keys in canonical order).
+            self.out.put(b"[{\"text\":");
+            self.put_text(text);
+            self.out.put(b",\"type\":\"text\"}]");
+        } else {
+            self.put_text(text);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn put_text(&mut self, text: &[u8]) {
+        if text.len() >= self.detach_at {
+            self.out.put_str_detached(self.py, text);
+        } else {
+            write_str(&mut self.out, text);
+        }
+    }
+
+    fn int(&mut self, v: &Bound<'py, PyAny>) -> Result<(), Error> {
+        let mut overflow: c_int = 0;
+        // SAFETY: `v` is an int (or int subclass), which this reads without calling Python code.
+        let n = unsafe { ffi::PyLong_AsLongLongAndOverflow(v.as_ptr(), &raw mut overflow) };
+        if overflow == 0 && n.unsigned_abs() <= MAX_SAFE_INTEGER.unsigned_abs() {
+            write_i64(&mut self.out, n);
+            return Ok(());
+        }
+        self.big_int(v)
+    }
+
+    #[cold]
+    fn big_int(&mut self, v: &Bound<'py, PyAny>) -> Result<(), Error> {
+        // int.__repr__ of the exact int: an IntEnum's str() would be its name.
+        let digits = (|| -> PyResult<String> {
+            let exact = unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyNumber_Index(v.as_ptr()))? };
+            let text = unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyObject_Repr(exact.as_ptr()))? };
+            Ok(text.extract::<String>()?)
+        })()
+        .map_err(|e| Error::canonicalization(format!("integer cannot be written in decimal: {e}"), ""))?;
+        if !self.exact_ints {
+            return Err(Error::canonicalization(
+                format!("integer {digits} is beyond ±(2^53−1) and has no exact json number"),
+                "",
+            ));
+        }
+        self.out.put(digits.as_bytes());
+        Ok(())
+    }
+
+    #[inline]
+    fn float(&mut self, f: f64) -> Result<(), Error> {
+        if !f.is_finite() {
+            return Err(Error::canonicalization(
+                format!("{} is not valid json", canonical::non_finite_name(f)),
+                "",
+            ));
+        }
+        canonical::write_f64(&mut self.out, f);
+        Ok(())
+    }
+
+    /// Entering a container: refuse cycles (an ancestor met again) and excessive nesting.
+    #[inline]
+    pub(crate) fn enter(&mut self, v: &Bound<'py, PyAny>, depth: usize) -> Result<(), Error> {
+        check_depth(depth)?;
+        let ptr = v.as_ptr();
+        if self.ancestors.contains(&ptr) {
+            return Err(Error::canonicalization(
+                format!("cycle: this {} contains itself", type_name(v)),
+                "",
+            ));
+        }
+        self.ancestors.push(ptr);
+        Ok(())
+    }
+
+    fn array(&mut self, v: &Bound<'py, PyAny>, pos: Position, depth: usize) -> Result<(), Error> {
+        self.enter(v, depth)?;
+        let element = pos.element();
+        let ptr = v.as_ptr();
+        // SAFETY: `v` is a list or tuple (or subclass); items are read by index under the GIL with a
+        // fresh length each time, so a list changed by Python code met on the way (a model_dump) is
+        // never read out of bounds.
+        let is_list = unsafe { ffi::PyList_Check(ptr) } != 0;
+        self.out.put_byte(b'[');
+        let mut i: ffi::Py_ssize_t = 0;
+        loop {
+            let len = unsafe {
+                if is_list {
+                    ffi::PyList_GET_SIZE(ptr)
+                } else {
+                    ffi::PyTuple_GET_SIZE(ptr)
+                }
+            };
+            if i >= len {
+                break;
+            }
+            let item = unsafe {
+                let raw = if is_list {
+                    ffi::PyList_GET_ITEM(ptr, i)
+                } else {
+                    ffi::PyTuple_GET_ITEM(ptr, i)
+                };
+                Borrowed::from_ptr(self.py, raw).to_owned()
+            };
+            if i > 0 {
+                self.out.put_byte(b',');
+            }
+            if is_sentinel_fast(&item) {
+                return Err(Error::unsupported_type(
+                    "NOT_GIVEN/omit inside a list has no json meaning (the sdk cannot send it either)",
+                    format!("[{i}]"),
+                ));
+            }
+            self.value(&item, element, depth + 1)
+                .map_err(|e| e.prefixed(&format!("[{i}]")))?;
+            i += 1;
+        }
+        self.out.put_byte(b']');
+        self.ancestors.pop();
+        Ok(())
+    }
+
+    /// Collects the members of a dict into `scratch` (from `start`), dropping sentinels, and at
+    /// structural positions `cache_control` and `null` members.
+    pub(crate) fn collect(&mut self, d: &Bound<'py, PyAny>, structural: bool) -> Result<(), Error> {
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut k: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut val: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: `d` is a dict (or subclass); PyDict_Next hands out borrowed references, which are
+        // turned into owned ones before anything else can run.
+        while unsafe { ffi::PyDict_Next(d.as_ptr(), &raw mut pos, &raw mut k, &raw mut val) } != 0 {
+            let (key_obj, value) = unsafe {
+                (
+                    Borrowed::from_ptr(self.py, k).to_owned(),
+                    Borrowed::from_ptr(self.py, val).to_owned(),
+                )
+            };
+            if unsafe { ffi::PyUnicode_Check(k) } == 0 {
+                return Err(Error::unsupported_type(
+                    format!("object key {} of type {} is not a string", short_repr(&key_obj), type_name(&key_obj)),
+                    "",
+                ));
+            }
+            let key = utf8(&key_obj).map_err(|e| {
+                let message = e.message().replace("is not valid json", "in an object key is not valid json");
+                Error::canonicalization(message, "")
+            })?;
+            if is_sentinel_fast(&value) || (structural && (value.is_none() || key == b"cache_control")) {
+                continue;
+            }
+            let (key, key_len) = (key.as_ptr(), key.len());
+            self.scratch.push(Entry {
+                key,
+                key_len,
+                _key_obj: key_obj,
+                value,
+            });
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, d: &Bound<'py, PyAny>, pos: Position, depth: usize) -> Result<(), Error> {
+        self.enter(d, depth)?;
+        let start = self.scratch.len();
+        let result = self.object_members(d, pos, depth, start);
+        // Drop this object's entries (and their references) whether or not writing succeeded.
+        self.scratch.truncate(start);
+        self.ancestors.pop();
+        result
+    }
+
+    fn object_members(&mut self, d: &Bound<'py, PyAny>, pos: Position, depth: usize, start: usize) -> Result<(), Error> {
+        let structural = pos.is_structural_object();
+        self.collect(d, structural)?;
+        let end = self.scratch.len();
+        let members = &mut self.scratch[start..end];
+        members.sort_unstable_by(|a, b| canonical::key_cmp(a.key(), b.key()));
+        if let Some(w) = members.windows(2).find(|w| w[0].key() == w[1].key()) {
+            return Err(Error::unsupported_type(
+                format!("two keys with the same text {:?}", String::from_utf8_lossy(w[0].key())),
+                "",
+            ));
+        }
+        // A block's `type` decides whether its `content` is structural (tool_result); a tool's type
+        // marks a server tool.
+        let mut block_type: Option<&[u8]> = None;
+        if structural {
+            if let Some(entry) = members.iter().find(|e| e.key() == b"type") {
+                if entry.value.is_instance_of::<PyString>() {
+                    // SAFETY: the bytes live in the value's str object, held by `scratch` until the
+                    // end of this call (children only push and truncate above `end`).
+                    let t = utf8(&entry.value)?;
+                    block_type = Some(unsafe { std::slice::from_raw_parts(t.as_ptr(), t.len()) });
+                }
+            }
+            if pos == Position::Tool && block_type.is_some_and(km::is_server_tool_type) {
+                self.flags.server_tools = true;
+            }
+        }
+        self.out.put_byte(b'{');
+        for i in start..end {
+            if i > start {
+                self.out.put_byte(b',');
+            }
+            let (key, value) = {
+                let e = &self.scratch[i];
+                // SAFETY: as above; the slice outlives the loop body because scratch[i] stays put.
+                let key: &[u8] = unsafe { std::slice::from_raw_parts(e.key, e.key_len) };
+                (key, e.value.clone())
+            };
+            write_str(&mut self.out, key);
+            self.out.put_byte(b':');
+            let child = if structural { pos.member(key, block_type) } else { Position::Data };
+            self.value(&value, child, depth + 1)
+                .map_err(|e| e.prefixed(&String::from_utf8_lossy(key)))?;
+        }
+        self.out.put_byte(b'}');
+        Ok(())
+    }
+
+    /// Everything that is not an exact builtin JSON type.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn other(&mut self, v: &Bound<'py, PyAny>, pos: Position, depth: usize) -> Result<(), Error> {
+        let ptr = v.as_ptr();
+        // SAFETY: type checks on a live object.
+        unsafe {
+            // Subclasses: str/int enum members and the like are written by value.
+            if ffi::PyUnicode_Check(ptr) != 0 {
+                return self.string(v, pos);
+            }
+            if ffi::PyLong_Check(ptr) != 0 {
+                return self.int(v);
+            }
+            if ffi::PyFloat_Check(ptr) != 0 {
+                return self.float(ffi::PyFloat_AsDouble(ptr));
+            }
+            if ffi::PyDict_Check(ptr) != 0 {
+                return self.object(v, pos, depth);
+            }
+            if ffi::PyList_Check(ptr) != 0 || ffi::PyTuple_Check(ptr) != 0 {
+                return self.array(v, pos, depth);
+            }
+        }
+        if is_sentinel(v) {
+            return Err(Error::unsupported_type(
+                "NOT_GIVEN/omit has no json meaning outside an object member",
+                "",
+            ));
+        }
+        if let Some(base) = pydantic_base(self.py) {
+            if v.is_instance(base).unwrap_or(false) {
+                check_depth(depth)?;
+                let dumped = dump_model(v)?;
+                return self.value(&dumped, pos, depth);
+            }
+        }
+        let abc = self.py.import("collections.abc").ok();
+        let isinstance = |name: &str| {
+            abc.as_ref()
+                .and_then(|m| m.getattr(name).ok())
+                .is_some_and(|cls| v.is_instance(&cls).unwrap_or(false))
+        };
+        if isinstance("Mapping") {
+            check_depth(depth)?;
+            let copy = PyDict::new(self.py);
+            copy.update(v.cast::<pyo3::types::PyMapping>().map_err(|_| bad_type(v))?)
+                .map_err(|e| Error::unsupported_type(format!("{} could not be read: {e}", type_name(v)), ""))?;
+            return self.object(copy.as_any(), pos, depth);
+        }
+        if isinstance("Iterator") {
+            return Err(Error::unsupported_type(
+                format!(
+                    "{} is a one-shot iterable: keying it would consume it before the call (pass a list)",
+                    type_name(v)
+                ),
+                "",
+            ));
+        }
+        Err(bad_type(v))
+    }
+}
+
+/// Sentinels are never builtin JSON types: skip the name check for those.
+#[inline]
+pub(crate) fn is_sentinel_fast(v: &Bound<'_, PyAny>) -> bool {
+    let tp = type_ptr(v);
+    let builtin = {
+        tp == &raw mut ffi::PyUnicode_Type
+            || tp == &raw mut ffi::PyDict_Type
+            || tp == &raw mut ffi::PyList_Type
+            || tp == &raw mut ffi::PyLong_Type
+            || tp == &raw mut ffi::PyFloat_Type
+            || tp == &raw mut ffi::PyBool_Type
+    };
+    !builtin && !v.is_none() && is_sentinel(v)
+}
+
+pub fn short_repr(v: &Bound<'_, PyAny>) -> String {
+    let text = v.repr().map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| "?".into());
+    if text.chars().count() > 60 {
+        let cut: String = text.chars().take(57).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}
+
+pub fn bad_type(v: &Bound<'_, PyAny>) -> Error {
+    Error::unsupported_type(
+        format!("unsupported type {} ({}) has no json form", type_name(v), short_repr(v)),
+        "",
+    )
+}

@@ -1,0 +1,288 @@
+"""plan(): breakpoint placement by expected cost (DESIGN §4), checked against the simulator."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import promptkey
+import pytest
+from promptkey import InvalidOptionError, Plan, PromptCacheSimulator, plan
+from promptkey.cli import main
+
+FIVE = {"type": "ephemeral", "ttl": "5m"}
+
+
+def tok(block: dict[str, Any]) -> int:
+    """Exact counts: a text (or tool description) `"#N ..."` is N tokens, any other text one per word;
+    10 for anything else. Sized layers stay short strings, so long traces replay fast."""
+    text = block.get("text") or block.get("description")
+    if not isinstance(text, str):
+        return 10
+    head, _, _ = text.partition(" ")
+    return int(head[1:]) if head.startswith("#") and head[1:].isdigit() else len(text.split())
+
+
+def words(n: int, tag: str) -> str:
+    return " ".join([tag] * n)
+
+
+def sized(n: int, tag: str) -> str:
+    """A text the test tokenizer counts as `n` tokens."""
+    return f"#{n} {tag}"
+
+
+def four_layers(day: int = 0, hour: int = 0, n: int = 0) -> dict[str, Any]:
+    """Tools ≈1,700 tokens that never change, a system prompt of 2,000 that changes daily, a user
+    context of 5,000 that changes hourly and a query of 100 that is new every request."""
+    return {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 500,
+        "tools": [{"name": "search", "description": sized(1700, "tool"), "input_schema": {"type": "object"}}],
+        "system": [{"type": "text", "text": sized(2000, f"day{day}")}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": sized(5000, f"hour{hour}")},
+                    {"type": "text", "text": sized(100, f"query{n}")},
+                ],
+            }
+        ],
+    }
+
+
+LAYERS = {
+    "tools": "never",
+    "system": "daily",
+    "messages[0].content[0]": "hourly",
+    "messages[0].content[1]": "per-request",
+}
+
+
+def billed(usage: dict[str, Any]) -> float:
+    """Input cost in base-input-token units (Sonnet 4.5: read 0.1, 5m write 1.25, 1h write 2)."""
+    c = usage["cache_creation"]
+    return (
+        usage["input_tokens"]
+        + 0.1 * usage["cache_read_input_tokens"]
+        + 1.25 * c["ephemeral_5m_input_tokens"]
+        + 2.0 * c["ephemeral_1h_input_tokens"]
+    )
+
+
+def replay(p: Plan, rate: float, days: float, seed: int) -> float:
+    """Mean billed cost of a seeded Poisson trace at `rate` whose layers change at the declared periods."""
+    rng = random.Random(seed)
+    sim = PromptCacheSimulator(tokenizer=tok)
+    t, n, total = 0.0, 0, 0.0
+    while True:
+        t += rng.expovariate(rate)
+        if t >= days * 86_400:
+            break
+        request = p.apply(four_layers(day=int(t // 86_400), hour=int(t // 3_600), n=n))
+        total += billed(sim.submit(request, now=t))
+        n += 1
+    return total / n
+
+
+@pytest.mark.parametrize(("rate", "days"), [(0.02, 3), (1 / 120, 8)])
+def test_four_layers_agree_with_the_simulator(rate: float, days: float) -> None:
+    p = plan(four_layers(), reuse=LAYERS, rate=rate, tokenizer=tok)
+    # Breakpoints at the ends of the stable layers, never on the query (messages anchor 0).
+    assert [(s, a) for s, a, _ in p.breakpoints] == [("tools", 0), ("system", 0), ("messages", 1)]
+    assert p.warm_cost < p.expected_cost < p.uncached_cost < p.cold_cost
+    simulated = replay(p, rate, days, seed=20261121)
+    assert abs(simulated - p.expected_cost) / simulated < 0.02, (simulated, p.expected_cost)
+
+
+def test_rare_traffic_buys_the_one_hour_ttl() -> None:
+    # One request every 10 minutes: a 5m entry is usually gone, a 1h one usually alive.
+    req = four_layers()
+    p = plan(req, reuse={"tools": "never", "system": "never", "messages": "per-request"}, rate=1 / 600, tokenizer=tok)
+    assert p.breakpoints == (("system", 0, "1h"),)
+    p = plan(req, reuse={"tools": "never", "system": "never", "messages": "per-request"}, rate=1.0, tokenizer=tok)
+    assert p.breakpoints == (("system", 0, "5m"),)
+    p = plan(req, ttl="1h", reuse={"messages": "per-request"}, tokenizer=tok)
+    assert {ttl for _, _, ttl in p.breakpoints} == {"1h"}
+
+
+def test_default_reuse_caches_up_to_the_last_user_message() -> None:
+    req = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 10,
+        "system": words(1500, "sys"),
+        "messages": [
+            {"role": "user", "content": words(300, "u0")},
+            {"role": "assistant", "content": [{"type": "text", "text": words(300, "a0")}]},
+            {"role": "user", "content": [{"type": "text", "text": words(50, "u1")}, {"type": "text", "text": "more"}]},
+        ],
+    }
+    p = plan(req, tokenizer=tok)
+    # The last user message (2 blocks) is new: the breakpoint sits on the assistant turn before it.
+    assert p.breakpoints == (("messages", 2, "5m"),)
+    assert p.expected_cost == pytest.approx(2100 * 0.1 + 51)
+    assert p.cold_cost == pytest.approx(2100 * 1.25 + 51)
+    assert p.warm_cost == p.expected_cost
+    applied = p.apply(req)
+    assert applied["messages"][1]["content"][0]["cache_control"] == FIVE
+    # The anchor counts from the end, so the plan follows a conversation that grew by a turn.
+    grown = copy.deepcopy(req)
+    grown["messages"] += [
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": [{"type": "text", "text": "x"}, {"type": "text", "text": "y"}]},
+    ]
+    assert p.apply(grown)["messages"][3]["content"] == [{"type": "text", "text": "ok", "cache_control": FIVE}]
+
+
+def test_apply_replaces_markers_and_never_mutates() -> None:
+    req = four_layers()
+    req["cache_control"] = FIVE
+    req["tools"][0]["cache_control"] = FIVE
+    req["messages"][0]["content"][1]["cache_control"] = FIVE
+    req["messages"].append(
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t",
+                    "content": [{"type": "text", "text": "r", "cache_control": FIVE}],
+                }
+            ],
+        }
+    )
+    snapshot = copy.deepcopy(req)
+    p = plan(req, reuse={"system": "never", "messages": "per-request", "tools": "never"}, rate=1.0, tokenizer=tok)
+    out = p.apply(req)
+    assert req == snapshot
+    assert "cache_control" not in out
+    assert "cache_control" not in out["tools"][0]
+    assert out["messages"][1]["content"][0]["content"][0] == {"type": "text", "text": "r"}
+    assert out["system"][0]["cache_control"] == FIVE
+    marked = json.dumps(out).count('"cache_control"')
+    assert marked == len(p.breakpoints) == 1
+    # The applied request is valid for the API rules the simulator enforces.
+    PromptCacheSimulator(tokenizer=tok).submit(out)
+    with pytest.raises(InvalidOptionError, match="does not exist in this request"):
+        p.apply({"model": "m", "messages": []})
+
+
+def test_string_system_becomes_a_block_when_marked() -> None:
+    req = {"model": "claude-sonnet-4-5", "system": words(2000, "s"), "messages": [{"role": "user", "content": "q"}]}
+    p = plan(req, tokenizer=tok)
+    out = p.apply(req)
+    assert out["system"] == [{"type": "text", "text": words(2000, "s"), "cache_control": FIVE}]
+    assert isinstance(req["system"], str)
+
+
+def test_warnings() -> None:
+    # Below the minimum: nothing to place, and an existing marker that caches nothing is named.
+    small = {
+        "model": "claude-opus-4-5",
+        "system": [{"type": "text", "text": words(3000, "s"), "cache_control": FIVE}],
+        "messages": [{"role": "user", "content": "q"}],
+    }
+    p = plan(small, tokenizer=tok)
+    assert p.breakpoints == ()
+    assert any(w.startswith("marker below minimum: the existing marker at system[0]") for w in p.warnings)
+    assert any("below the model's minimum" in w or "under the model's minimum" in w for w in p.warnings)
+    # Volatile content before a breakpoint.
+    dated = four_layers()
+    dated["system"][0]["text"] = "Today is 2026-11-21. " + dated["system"][0]["text"]
+    p = plan(dated, tokenizer=tok)
+    [w] = [w for w in p.warnings if w.startswith("volatile")]
+    assert "system[0] contains a date ('2026-11-21') at char 9" in w
+    ids = four_layers()
+    ids["tools"][0]["description"] += " session 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7f9b0a3e"
+    assert any("a uuid" in w for w in plan(ids, tokenizer=tok).warnings)
+    # A turn of more than 20 positions gets an intermediate breakpoint where the previous turn's was.
+    long_turn = {
+        "model": "claude-sonnet-4-5",
+        "system": words(2000, "s"),
+        "messages": [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": [{"type": "text", "text": f"part {i}"} for i in range(25)]},
+            {"role": "user", "content": "second"},
+        ],
+    }
+    p = plan(long_turn, tokenizer=tok)
+    assert any(w.startswith("lookback gap") for w in p.warnings)
+    assert ("system", 0, "5m") in p.breakpoints and ("messages", 1, "5m") in p.breakpoints
+    p = plan(long_turn, tokenizer=tok, max_breakpoints=1)
+    assert any("no breakpoint is free" in w for w in p.warnings)
+
+
+def test_unknown_model_is_a_warning_not_an_error() -> None:
+    req = dict(four_layers(), model="claude-future-9")
+    p = plan(req, tokenizer=tok)
+    assert p.minimum == 1024
+    assert p.warnings[0].startswith("unknown model 'claude-future-9'") or "unknown model" in p.warnings[0]
+    # model= overrides the request's model for the minimum.
+    assert plan(four_layers(), model="claude-opus-4-5", tokenizer=tok).minimum == 4096
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"ttl": "10m"}, "ttl must be one of 'auto', '5m', '1h'"),
+        ({"reuse": {"system": "weekly"}}, "one of 'never', 'daily', 'hourly', 'per-request'"),
+        ({"reuse": {"system": 1.5}}, r"probability in \[0, 1\]"),
+        ({"reuse": {"system": True}}, r"probability in \[0, 1\]"),
+        ({"reuse": {"prompt": 1.0}}, "names no section or block"),
+        ({"reuse": {"messages[7].content[0]": 1.0}}, "names no section or block"),
+        ({"reuse": ["system"]}, "reuse must be a mapping"),
+        ({"max_breakpoints": 5}, "max_breakpoints must be between 0 and 4"),
+        ({"max_breakpoints": -1}, "max_breakpoints must be between 0 and 4"),
+        ({"rate": 0.0}, "rate must be a positive number"),
+        ({"rate": math.nan}, "rate must be a positive number"),
+        ({"prices": {"input": 3.0}}, "prices must map"),
+    ],
+)
+def test_invalid_options_name_the_allowed_values(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidOptionError, match=message):
+        plan(four_layers(), tokenizer=tok, **options)
+
+
+def test_reuse_by_path_beats_message_beats_section() -> None:
+    req = four_layers()
+    p = plan(req, reuse={"messages": 1.0, "messages[-1]": 0.0, "messages[0].content[0]": 1.0}, tokenizer=tok)
+    assert p.breakpoints[-1][:2] == ("messages", 1)
+    assert [b["reuse_5m"] for b in p.blocks][2:] == [1.0, 0.0]
+
+
+def test_prices_switch_to_usd() -> None:
+    prices = {"input": 3.0, "cache_read": 0.3, "cache_write_5m": 3.75, "cache_write_1h": 6.0}
+    tokens = plan(four_layers(), reuse=LAYERS, rate=0.02, tokenizer=tok)
+    usd = plan(four_layers(), reuse=LAYERS, rate=0.02, tokenizer=tok, prices=prices)
+    assert usd.units == "usd"
+    assert usd.breakpoints == tokens.breakpoints
+    assert usd.expected_cost == pytest.approx(tokens.expected_cost * 3.0 / 1e6)
+
+
+def test_from_trace_learns_stability_and_gaps() -> None:
+    # Requests every 10 minutes, one conversation prefix, the query always new.
+    trace = [(600.0 * i, four_layers(n=i)) for i in range(40)]
+    p = Plan.from_trace(trace, tokenizer=tok)
+    assert p.breakpoints == (("messages", 1, "1h"),)
+    # Every 2 minutes: 5m is enough.
+    trace = [(120.0 * i, four_layers(n=i)) for i in range(40)]
+    assert Plan.from_trace(trace, tokenizer=tok).breakpoints == (("messages", 1, "5m"),)
+    with pytest.raises(InvalidOptionError, match="at least one"):
+        Plan.from_trace([])
+
+
+def test_plan_is_exported_and_cli_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert promptkey.plan is plan
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(four_layers()))
+    assert main(["plan", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "messages[0].content[0]" in out and "expected cost" in out and "5m" in out
+    assert main(["plan", str(path), "--model", "claude-opus-4-5"]) == 0
+    assert "minimum 4,096" in capsys.readouterr().out
+    assert main(["plan", str(tmp_path / "missing.json")]) == 2
