@@ -624,3 +624,28 @@ def test_emulator_bills_exactly_like_the_simulator(
     counted = c.messages.count_tokens(**{k: v for k, v in request.items() if k != "max_tokens"}).input_tokens
     u = plain.usage
     assert counted == u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
+
+
+def test_a_streamed_request_is_retried_after_a_529() -> None:
+    with serve(tokenizer=words, faults={"529": 0.5, "retry_after": 0.01, "seed": 1}) as emu:
+        with client(emu, max_retries=3).messages.stream(
+            model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "streamed after a retry"}]
+        ) as stream:
+            assert stream.get_final_message().content[0].text == "streamed after a retry"
+        assert emu.stats["by_status"] == {"529": 1, "200": 1}
+
+
+def test_stream_error_fault_cuts_a_stream_with_an_error_event() -> None:
+    with serve(tokenizer=words, faults={"stream_error": 1.0}) as emu:
+        params: dict[str, Any] = {
+            "model": MODEL,
+            "max_tokens": 20,
+            "messages": [{"role": "user", "content": "a b c d e f g"}],
+        }
+        with (
+            pytest.raises(anthropic.APIStatusError, match="Overloaded"),
+            client(emu).messages.stream(**params) as stream,
+        ):
+            stream.get_final_message()
+        # a non-streaming request is never cut
+        assert client(emu).messages.create(**params).content[0].text == "a b c d e f g"

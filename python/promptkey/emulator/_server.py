@@ -38,7 +38,7 @@ def _parse_faults(faults: Mapping[str, Any] | None) -> tuple[dict[str, float], f
     retry_after, seed = 1.0, 0
     for key, value in faults.items():
         name = str(key)
-        if name in FAULT_STATUSES:
+        if name in FAULT_STATUSES or name == "stream_error":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise InvalidOptionError(f"fault rate must be a number in [0, 1], got {value!r}", f"faults[{name!r}]")
             rates[name] = float(value)
@@ -49,9 +49,9 @@ def _parse_faults(faults: Mapping[str, Any] | None) -> tuple[dict[str, float], f
         elif name == "seed":
             seed = value
         else:
-            allowed = ", ".join([*FAULT_STATUSES, "retry_after", "seed"])
+            allowed = ", ".join([*FAULT_STATUSES, "stream_error", "retry_after", "seed"])
             raise InvalidOptionError(f"unknown fault option {name!r} (allowed: {allowed})", f"faults[{name!r}]")
-    if sum(rates.values()) > 1 + 1e-12:
+    if sum(v for k, v in rates.items() if k in FAULT_STATUSES) > 1 + 1e-12:
         raise InvalidOptionError(f"fault rates add up to more than 1: {rates}", "faults")
     return rates, retry_after, random.Random(seed)
 
@@ -209,8 +209,16 @@ class Emulator:
                 tokens["cache_write_1h"] += usage["cache_creation"]["ephemeral_1h_input_tokens"]
                 tokens["output"] += usage["output_tokens"]
 
+    def _draw_stream_error(self) -> bool:
+        """Whether this stream is cut by an `error` event (a second draw, streams only)."""
+        rate = self._rates.get("stream_error", 0.0)
+        if not rate:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
     def _draw_fault(self) -> str | None:
-        if not self._rates:
+        if not any(self._rates.get(status) for status in FAULT_STATUSES):
             return None
         with self._lock:  # one draw per request, in arrival order, from the seeded generator
             u = self._rng.random()
@@ -437,6 +445,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                     parts = [{"type": "text_delta", "text": c} for c in _chunks(block["text"])]
                     plan.append(({"type": "text", "text": ""}, parts))
             pause = emu._output_delay(answer.output_tokens) / max(1, sum(len(parts) for _, parts in plan))
+            cut = emu._draw_stream_error()
             for index, (head, parts) in enumerate(plan):
                 self._event(
                     "content_block_start", {"type": "content_block_start", "index": index, "content_block": head}
@@ -445,6 +454,12 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                     if pause:
                         time.sleep(pause)
                     self._event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                    if cut:  # an overload after the first delta, as the API sends it: no message_delta or stop
+                        error = {"type": "overloaded_error", "message": "Overloaded"}
+                        self._event("error", {"type": "error", "error": error})
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                        return
                 self._event("content_block_stop", {"type": "content_block_stop", "index": index})
             final_usage = {
                 k: usage[k]
