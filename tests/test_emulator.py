@@ -402,6 +402,18 @@ def test_deterministic_answers(emu: Emulator) -> None:
             "messages: text content blocks must be non-empty",
         ),
         (
+            {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "  \n"}]},
+            "messages: text content blocks must contain non-whitespace text",
+        ),
+        (
+            {
+                "model": MODEL,
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "so "}],
+            },
+            "messages: final assistant content cannot end with trailing whitespace",
+        ),
+        (
             {"model": MODEL, "max_tokens": 5, "messages": [{"role": "assistant", "content": "x"}]},
             'messages: first message must use the "user" role',
         ),
