@@ -434,6 +434,20 @@ def test_validation_errors_have_the_apis_shape(emu: Emulator, body: dict[str, An
     assert error["type"] == "error" and headers["request-id"] == error["request_id"]
 
 
+def test_malformed_markers_are_400s(emu: Emulator) -> None:
+    def marked(marker: Any) -> dict[str, Any]:
+        block = {"type": "text", "text": "x", "cache_control": marker}
+        return {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": [block]}]}
+
+    for marker, message in [
+        ({"type": "ephemeral", "ttl": "10m"}, "cache_control.ttl: Input should be '5m' or '1h'"),
+        ({"type": "persistent"}, "cache_control.type: Input should be 'ephemeral'"),
+        ("yes", "cache_control must be an object"),
+    ]:
+        status, _, payload = raw(emu, "/v1/messages", marked(marker), {"x-api-key": "k"})
+        assert status == 400 and message in json.loads(payload)["error"]["message"]
+
+
 def test_not_found_and_bad_json(emu: Emulator) -> None:
     status, _, payload = raw(emu, "/v1/complete", {}, {"x-api-key": "k"})
     assert status == 404 and json.loads(payload)["error"]["type"] == "not_found_error"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from promptkey._exceptions import InvalidOptionError, PromptCacheError
+from promptkey._exceptions import InvalidOptionError, PromptCacheError, PromptKeyError
 from promptkey.emulator._answer import Answer, build_answer
 from promptkey.emulator._billing import Biller
 from promptkey.emulator._clock import Clock
@@ -252,16 +252,20 @@ class Emulator:
         try:
             with self._lock:  # the simulator's state and the fault generator move in request order
                 usage = self._biller.bill(body, scope=scope, first_token_after=self._latency["base"])
-        except PromptCacheError as exc:
+        except PromptCacheError as exc:  # the API's own text
             raise ApiError(400, exc.message) from None
+        except PromptKeyError as exc:  # a malformed request the simulator could not read: still the client's 400
+            raise ApiError(400, str(exc)) from None
         answer = build_answer(body, seq=f"{seq}", count=self._counter(body["model"]))
         return {**usage, "output_tokens": answer.output_tokens, "service_tier": "standard"}, answer
 
     def _count_tokens(self, body: Any) -> int:
         try:
             return self._biller.count(body)
-        except PromptCacheError as exc:
+        except PromptCacheError as exc:  # the API's own text
             raise ApiError(400, exc.message) from None
+        except PromptKeyError as exc:  # a malformed request the simulator could not read: still the client's 400
+            raise ApiError(400, str(exc)) from None
 
     def _prefill_delay(self, usage: Mapping[str, Any]) -> float:
         uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
