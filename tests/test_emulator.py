@@ -675,3 +675,13 @@ def test_stream_error_fault_cuts_a_stream_with_an_error_event() -> None:
             stream.get_final_message()
         # a non-streaming request is never cut
         assert client(emu).messages.create(**params).content[0].text == "a b c d e f g"
+
+
+def test_a_client_hanging_up_mid_stream_leaves_the_emulator_serving() -> None:
+    with serve(tokenizer=words, latency={"per_output_token": 0.005}) as emu:
+        c = client(emu)
+        params: dict[str, Any] = {"model": MODEL, "max_tokens": 300, "messages": [{"role": "user", "content": text(200)}]}
+        with c.messages.stream(**params) as stream:
+            next(iter(stream))  # message_start, then hang up while deltas are still coming
+        assert c.messages.create(**{**params, "max_tokens": 3}).content[0].text == text(3)
+        assert emu.stats["by_status"] == {"200": 2}

@@ -8,6 +8,7 @@ import json
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -77,6 +78,14 @@ def scope_of(headers: Any) -> str | None:
     return match.group(1) if match else None
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that hangs up mid-answer (a cancelled stream, a timeout) is normal, not a traceback
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Emulator:
     """A running emulator. Build it with `promptkey.emulator.serve(...)` (a context manager) or directly, then
     `start()` / `close()`; `serve_forever()` blocks (the CLI)."""
@@ -104,7 +113,7 @@ class Emulator:
         self._seq = 0
         self._received: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECEIVED_MAX)
         self._stats: dict[str, Any] = {"requests": 0, "by_status": {}, "tokens": dict.fromkeys(_TOKEN_CLASSES, 0)}
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         # handler threads are joined on close (after their keep-alive sockets are shut down), so nothing leaks
         self._server.daemon_threads = False
         self._connections: set[Any] = set()
@@ -342,13 +351,16 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             self._not_found()
 
         def _not_found(self) -> None:
-            self._body() if self.command == "POST" else None
+            length = int(self.headers.get("content-length") or 0)
+            if length:  # drain the body so the keep-alive connection stays in sync
+                self.rfile.read(length)
             rid = "req_emu_404"
             err = ApiError(404, f"Not found: {self.command} {self.path.split('?', 1)[0]}")
             body = {"type": "error", "error": {"type": err.error_type, "message": err.message}, "request_id": rid}
             self._send(404, body, rid)
 
         def do_POST(self) -> None:
+            self._entry = None
             path = self.path.split("?", 1)[0]
             if path == "/_emulator/clock":
                 self._clock()
