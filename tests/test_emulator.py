@@ -680,8 +680,25 @@ def test_stream_error_fault_cuts_a_stream_with_an_error_event() -> None:
 def test_a_client_hanging_up_mid_stream_leaves_the_emulator_serving() -> None:
     with serve(tokenizer=words, latency={"per_output_token": 0.005}) as emu:
         c = client(emu)
-        params: dict[str, Any] = {"model": MODEL, "max_tokens": 300, "messages": [{"role": "user", "content": text(200)}]}
+        params: dict[str, Any] = {
+            "model": MODEL,
+            "max_tokens": 300,
+            "messages": [{"role": "user", "content": text(200)}],
+        }
         with c.messages.stream(**params) as stream:
             next(iter(stream))  # message_start, then hang up while deltas are still coming
         assert c.messages.create(**{**params, "max_tokens": 3}).content[0].text == text(3)
         assert emu.stats["by_status"] == {"200": 2}
+
+
+def test_clock_ticks_or_stays_frozen() -> None:
+    frozen = Clock(100.0, tick=False)
+    assert frozen.time() == 100.0 and frozen.advance(5) == 105.0 and frozen.time() == 105.0
+    ticking = Clock()
+    before = ticking.time()
+    assert ticking.advance(3600) >= before + 3600
+    assert abs(Clock(50.0).time() - 50.0) < 5.0
+    with pytest.raises(InvalidOptionError, match="only moves forward"):
+        frozen.advance(-1)
+    frozen.set(10.0)
+    assert frozen.time() == 10.0
