@@ -131,6 +131,12 @@ def test_user_price_file_and_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyP
         cost({"input_tokens": 1}, "claude-opus-4-5", prices={"mode": "replace", "models": {}})
 
 
+def test_a_loaded_table_can_be_passed_as_is() -> None:
+    table = load_prices({"models": {"acme-2": {"input": 4, "output": 4}}})
+    assert load_prices(table) is table
+    assert cost({"input_tokens": M}, "acme-2", prices=table).input == pytest.approx(4.0)
+
+
 def test_bad_price_entries_name_their_place(tmp_path: Path) -> None:
     with pytest.raises(InvalidOptionError) as info:
         load_prices({"models": {"x": [{"input": 1, "output": -2}]}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from typing import Any
 
 import anthropic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from promptkey import InvalidOptionError
 from promptkey.emulator import Clock, Emulator, serve
 
@@ -399,6 +402,18 @@ def test_deterministic_answers(emu: Emulator) -> None:
             "messages: text content blocks must be non-empty",
         ),
         (
+            {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "  \n"}]},
+            "messages: text content blocks must contain non-whitespace text",
+        ),
+        (
+            {
+                "model": MODEL,
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "so "}],
+            },
+            "messages: final assistant content cannot end with trailing whitespace",
+        ),
+        (
             {"model": MODEL, "max_tokens": 5, "messages": [{"role": "assistant", "content": "x"}]},
             'messages: first message must use the "user" role',
         ),
@@ -417,6 +432,20 @@ def test_validation_errors_have_the_apis_shape(emu: Emulator, body: dict[str, An
     error = json.loads(payload)
     assert status == 400 and error["error"] == {"type": "invalid_request_error", "message": message}
     assert error["type"] == "error" and headers["request-id"] == error["request_id"]
+
+
+def test_malformed_markers_are_400s(emu: Emulator) -> None:
+    def marked(marker: Any) -> dict[str, Any]:
+        block = {"type": "text", "text": "x", "cache_control": marker}
+        return {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": [block]}]}
+
+    for marker, message in [
+        ({"type": "ephemeral", "ttl": "10m"}, "cache_control.ttl: Input should be '5m' or '1h'"),
+        ({"type": "persistent"}, "cache_control.type: Input should be 'ephemeral'"),
+        ("yes", "cache_control must be an object"),
+    ]:
+        status, _, payload = raw(emu, "/v1/messages", marked(marker), {"x-api-key": "k"})
+        assert status == 400 and message in json.loads(payload)["error"]["message"]
 
 
 def test_not_found_and_bad_json(emu: Emulator) -> None:
@@ -561,3 +590,115 @@ def test_received_log_and_reset(emu: Emulator) -> None:
     assert second["status"] == 400
     emu.reset()
     assert emu.received == [] and emu.stats["requests"] == 0
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[tuple[Emulator, anthropic.Anthropic]]:
+    with (
+        serve(tokenizer=words, clock=Clock(1_800_000_000.0, tick=False), min_tokens=64) as running,
+        anthropic.Anthropic(base_url=running.base_url, api_key="unused") as c,
+    ):
+        yield running, c
+
+
+_SCOPES = itertools.count()
+
+
+@st.composite
+def conversations(draw: Any) -> dict[str, Any]:
+    """Requests with up to 4 markers in a valid TTL order (every 1h before every 5m)."""
+    n_system = draw(st.integers(0, 3))
+    n_messages = draw(st.integers(1, 4))
+    sizes = draw(st.lists(st.integers(1, 120), min_size=n_system + n_messages, max_size=n_system + n_messages))
+    marked = draw(st.lists(st.booleans(), min_size=len(sizes), max_size=len(sizes)))
+    positions = [i for i, m in enumerate(marked) if m][:4]
+    n_hour = draw(st.integers(0, len(positions)))
+    ttl = {p: ("1h" if j < n_hour else "5m") for j, p in enumerate(positions)}
+    blocks = []
+    for i, size in enumerate(sizes):
+        block: dict[str, Any] = {"type": "text", "text": text(size, f"b{i}_")}
+        if i in ttl:
+            block["cache_control"] = {"type": "ephemeral", "ttl": ttl[i]}
+        blocks.append(block)
+    messages = [
+        {"role": "user" if j % 2 == 0 else "assistant", "content": [blocks[n_system + j]]} for j in range(n_messages)
+    ]
+    if messages[-1]["role"] == "assistant":
+        messages.append({"role": "user", "content": "and then?"})
+    request: dict[str, Any] = {"model": MODEL, "max_tokens": 16, "messages": messages}
+    if n_system:
+        request["system"] = blocks[:n_system]
+    return request
+
+
+@settings(max_examples=25, deadline=None)
+@given(request=conversations())
+def test_emulator_bills_exactly_like_the_simulator(
+    shared: tuple[Emulator, anthropic.Anthropic], request: dict[str, Any]
+) -> None:
+    import promptkey
+
+    _, c = shared
+    scope = next(_SCOPES)  # a fresh workspace per example: each request meets a cold cache
+    reference = promptkey.PromptCacheSimulator(tokenizer=words, min_tokens=64, clock=Clock(1_800_000_000.0, tick=False))
+    expected = reference.submit(request, api_key="x")
+    plain = c.with_options(api_key=f"{scope}-a").messages.create(**request)
+    with c.with_options(api_key=f"{scope}-b").messages.stream(**request) as stream:
+        streamed = stream.get_final_message()
+    assert usage_of(plain) == usage_of(streamed)
+    assert usage_of(plain) | {"output_tokens": 0} == {k: expected[k] for k in usage_of(plain)} | {"output_tokens": 0}
+    counted = c.messages.count_tokens(**{k: v for k, v in request.items() if k != "max_tokens"}).input_tokens
+    u = plain.usage
+    assert counted == u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
+
+
+def test_a_streamed_request_is_retried_after_a_529() -> None:
+    with serve(tokenizer=words, faults={"529": 0.5, "retry_after": 0.01, "seed": 1}) as emu:
+        with client(emu, max_retries=3).messages.stream(
+            model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "streamed after a retry"}]
+        ) as stream:
+            assert stream.get_final_message().content[0].text == "streamed after a retry"
+        assert emu.stats["by_status"] == {"529": 1, "200": 1}
+
+
+def test_stream_error_fault_cuts_a_stream_with_an_error_event() -> None:
+    with serve(tokenizer=words, faults={"stream_error": 1.0}) as emu:
+        params: dict[str, Any] = {
+            "model": MODEL,
+            "max_tokens": 20,
+            "messages": [{"role": "user", "content": "a b c d e f g"}],
+        }
+        with (
+            pytest.raises(anthropic.APIStatusError, match="Overloaded"),
+            client(emu).messages.stream(**params) as stream,
+        ):
+            stream.get_final_message()
+        # a non-streaming request is never cut
+        assert client(emu).messages.create(**params).content[0].text == "a b c d e f g"
+
+
+def test_a_client_hanging_up_mid_stream_leaves_the_emulator_serving() -> None:
+    with serve(tokenizer=words, latency={"per_output_token": 0.005}) as emu:
+        c = client(emu)
+        params: dict[str, Any] = {
+            "model": MODEL,
+            "max_tokens": 300,
+            "messages": [{"role": "user", "content": text(200)}],
+        }
+        with c.messages.stream(**params) as stream:
+            next(iter(stream))  # message_start, then hang up while deltas are still coming
+        assert c.messages.create(**{**params, "max_tokens": 3}).content[0].text == text(3)
+        assert emu.stats["by_status"] == {"200": 2}
+
+
+def test_clock_ticks_or_stays_frozen() -> None:
+    frozen = Clock(100.0, tick=False)
+    assert frozen.time() == 100.0 and frozen.advance(5) == 105.0 and frozen.time() == 105.0
+    ticking = Clock()
+    before = ticking.time()
+    assert ticking.advance(3600) >= before + 3600
+    assert abs(Clock(50.0).time() - 50.0) < 5.0
+    with pytest.raises(InvalidOptionError, match="only moves forward"):
+        frozen.advance(-1)
+    frozen.set(10.0)
+    assert frozen.time() == 10.0

@@ -228,3 +228,18 @@ def test_emulator_rejects_unanswered_tool_use(emu: Emulator) -> None:
     stray = [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "x"}]}]
     with pytest.raises(anthropic.BadRequestError, match=r"messages\.0\.content\.0: unexpected `tool_use_id`"):
         sdk(emu).messages.create(model=MODEL, max_tokens=5, messages=stray)
+
+
+def test_assistant_text_with_trailing_whitespace_is_never_a_prefix_end(emu: Emulator) -> None:
+    request = {
+        "model": MODEL,
+        "messages": [
+            {"role": "user", "content": "hello"},
+            {"role": "assistant", "content": "sure thing "},
+            {"role": "user", "content": "go on please"},
+        ],
+    }
+    counted = CountTokens(sdk(emu), model=MODEL).count(request)
+    assert emu.stats["by_status"] == {"200": emu.stats["requests"]}
+    assert counted.total == sdk(emu).messages.count_tokens(**request).input_tokens
+    assert sum(counted.blocks[1:]) == 2 + 3

@@ -44,8 +44,8 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'promptkey' has no attribute {name!r}")
 
 
-# --- prices and cost ---
 # isort: split
+# --- prices and cost ---
 # `promptkey.cost` is the function; its module's other names are re-exported here
 from promptkey.cost import Cost, Tokens, cost, fold_usage, usage_tokens
 from promptkey.prices import UnknownModelError, load_prices

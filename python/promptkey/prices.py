@@ -28,8 +28,8 @@ from promptkey._exceptions import InvalidOptionError, PromptKeyError
 
 __all__ = ["ModelPrice", "PriceTable", "PricesSource", "UnknownModelError", "load_prices"]
 
-#: What `prices=` accepts: a path to a JSON file, or a dict of the same shape.
-PricesSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+#: What `prices=` accepts: a path to a JSON file, a dict of the same shape, or a table `load_prices` built.
+PricesSource = Union[str, "os.PathLike[str]", Mapping[str, Any], "PriceTable"]
 
 ENV_VAR = "PROMPTKEY_PRICES"
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
@@ -224,13 +224,16 @@ def _parse_models(doc: Mapping[str, Any], where: str, mult: Mapping[str, float])
 def _read(source: PricesSource, path: str) -> Mapping[str, Any]:
     if isinstance(source, Mapping):
         return source
+    if isinstance(source, PriceTable):
+        raise InvalidOptionError("a PriceTable cannot be layered; pass it as prices= on its own", path)
+    name = os.fspath(source)
     try:
-        with open(os.fspath(source), encoding="utf-8") as fh:
+        with open(name, encoding="utf-8") as fh:
             doc = json.load(fh)
     except (OSError, ValueError) as exc:
-        raise InvalidOptionError(f"cannot read price file {os.fspath(source)!r}: {exc}", path) from None
+        raise InvalidOptionError(f"cannot read price file {name!r}: {exc}", path) from None
     if not isinstance(doc, Mapping):
-        raise InvalidOptionError(f"price file {os.fspath(source)!r} must hold a json object", path)
+        raise InvalidOptionError(f"price file {name!r} must hold a json object", path)
     return doc
 
 
@@ -272,6 +275,8 @@ def load_prices(prices: PricesSource | None = None) -> PriceTable:
     Raises:
         InvalidOptionError: a user table that cannot be read or has a bad entry (`.path` names it).
     """
+    if isinstance(prices, PriceTable):
+        return prices  # already built: the fast path for callers pricing many calls
     env = os.environ.get(ENV_VAR)
     env_key, arg_key = _file_key(env or None), _file_key(prices)
     key = None if env_key is None or arg_key is None else (env_key, arg_key)

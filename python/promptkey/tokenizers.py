@@ -200,16 +200,20 @@ class CountTokens:
             previous = now
         previous -= self._probe_block  # the messages replace the probe message
         messages = request.get("messages") or []
+        pending: list[Mapping[str, Any]] = []
         for m, message in enumerate(messages):
             content = message.get("content")
             items = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
             owed = _unanswered(messages, m)
-            pending: list[Mapping[str, Any]] = []
             for k, block in enumerate(items):
                 chain = step(b"message:%d:%s" % (k == 0, str(message.get("role")).encode()), block)
                 if block.get("type") == "tool_result":
                     owed.discard(str(block.get("tool_use_id")))
-                if owed:  # the API rejects a prefix that leaves a tool_use unanswered: count the run as a whole
+                text = block.get("text")
+                trailing = message.get("role") == "assistant" and isinstance(text, str) and text != text.rstrip()
+                # the API rejects a prefix that leaves a tool_use unanswered, or that ends in an assistant text
+                # with trailing whitespace: such blocks are counted together with the next valid prefix
+                if owed or (trailing and (k + 1 < len(items) or m + 1 < len(messages))):
                     pending.append(block)
                     continue
                 partial = [*messages[:m], {"role": message.get("role"), "content": items[: k + 1]}]
@@ -217,8 +221,8 @@ class CountTokens:
                 deltas.extend(self._share(now - previous, [*pending, block]))
                 pending = []
                 previous = now
-            if pending:  # a request that itself leaves tool_use unanswered: the API will say so
-                deltas.extend(self._share(0, pending))
+        if pending:  # a request that itself leaves tool_use unanswered: the API will say so
+            deltas.extend(self._share(0, pending))
         with self._lock:
             for (_, _, block), delta in zip(blocks, deltas, strict=False):
                 self._block_memo[_fingerprint(block)] = delta

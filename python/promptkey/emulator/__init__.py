@@ -38,8 +38,9 @@ def serve(
         host: interface to bind (loopback by default).
         port: 0 picks a free port; read it back from `.base_url` / `.port`.
         clock: any object with `time()`; default a `Clock` that starts at real time and ticks, with `advance()`.
-        faults: `{"529": p, "429": p, "500": p, "retry_after": seconds, "seed": 0}`: per-request fault rates
-            (drawn in arrival order from a generator seeded with `seed`), answered with a `retry-after` header.
+        faults: `{"529": p, "429": p, "500": p, "stream_error": p, "retry_after": seconds, "seed": 0}`:
+            per-request fault rates (drawn in arrival order from a generator seeded with `seed`), answered with
+            a `retry-after` header; `stream_error` cuts a stream after its first delta with an `error` event.
         latency: `{"base": s, "per_uncached_token": s, "per_output_token": s}`: sleep before answering (uncached
             = input + cache writes, so cache hits are visibly faster); all zero by default.
         min_tokens, tokenizer: passed to `PromptCacheSimulator` (minimum cacheable prefix; block token counts).

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from promptkey._exceptions import InvalidOptionError
+
 
 class Clock:
     """A controllable clock with the `time()` method the simulator expects.
@@ -28,7 +30,7 @@ class Clock:
     def advance(self, seconds: float) -> float:
         """Move forward by `seconds` (>= 0); returns the new time."""
         if not seconds >= 0:
-            raise ValueError(f"a clock only moves forward, got {seconds!r}")
+            raise InvalidOptionError(f"a clock only moves forward, got advance({seconds!r})", "seconds")
         with self._lock:
             self._offset += seconds
             self._frozen += seconds

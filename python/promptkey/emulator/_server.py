@@ -8,13 +8,14 @@ import json
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from promptkey._exceptions import InvalidOptionError, PromptCacheError
+from promptkey._exceptions import InvalidOptionError, PromptCacheError, PromptKeyError
 from promptkey.emulator._answer import Answer, build_answer
 from promptkey.emulator._billing import Biller
 from promptkey.emulator._clock import Clock
@@ -38,7 +39,7 @@ def _parse_faults(faults: Mapping[str, Any] | None) -> tuple[dict[str, float], f
     retry_after, seed = 1.0, 0
     for key, value in faults.items():
         name = str(key)
-        if name in FAULT_STATUSES:
+        if name in FAULT_STATUSES or name == "stream_error":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise InvalidOptionError(f"fault rate must be a number in [0, 1], got {value!r}", f"faults[{name!r}]")
             rates[name] = float(value)
@@ -49,9 +50,9 @@ def _parse_faults(faults: Mapping[str, Any] | None) -> tuple[dict[str, float], f
         elif name == "seed":
             seed = value
         else:
-            allowed = ", ".join([*FAULT_STATUSES, "retry_after", "seed"])
+            allowed = ", ".join([*FAULT_STATUSES, "stream_error", "retry_after", "seed"])
             raise InvalidOptionError(f"unknown fault option {name!r} (allowed: {allowed})", f"faults[{name!r}]")
-    if sum(rates.values()) > 1 + 1e-12:
+    if sum(v for k, v in rates.items() if k in FAULT_STATUSES) > 1 + 1e-12:
         raise InvalidOptionError(f"fault rates add up to more than 1: {rates}", "faults")
     return rates, retry_after, random.Random(seed)
 
@@ -75,6 +76,14 @@ def scope_of(headers: Any) -> str | None:
     auth = headers.get("authorization") or ""
     match = re.match(r"\s*bearer\s+(\S+)", auth, re.IGNORECASE)
     return match.group(1) if match else None
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that hangs up mid-answer (a cancelled stream, a timeout) is normal, not a traceback
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class Emulator:
@@ -104,7 +113,7 @@ class Emulator:
         self._seq = 0
         self._received: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECEIVED_MAX)
         self._stats: dict[str, Any] = {"requests": 0, "by_status": {}, "tokens": dict.fromkeys(_TOKEN_CLASSES, 0)}
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         # handler threads are joined on close (after their keep-alive sockets are shut down), so nothing leaks
         self._server.daemon_threads = False
         self._connections: set[Any] = set()
@@ -209,8 +218,16 @@ class Emulator:
                 tokens["cache_write_1h"] += usage["cache_creation"]["ephemeral_1h_input_tokens"]
                 tokens["output"] += usage["output_tokens"]
 
+    def _draw_stream_error(self) -> bool:
+        """Whether this stream is cut by an `error` event (a second draw, streams only)."""
+        rate = self._rates.get("stream_error", 0.0)
+        if not rate:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
     def _draw_fault(self) -> str | None:
-        if not self._rates:
+        if not any(self._rates.get(status) for status in FAULT_STATUSES):
             return None
         with self._lock:  # one draw per request, in arrival order, from the seeded generator
             u = self._rng.random()
@@ -239,27 +256,31 @@ class Emulator:
             self._estimates[model] = count
         return self._estimates[model]
 
-    def messages(self, body: Any, *, scope: str, seq: int) -> tuple[dict[str, Any], Answer]:
+    def _messages(self, body: Any, *, scope: str, seq: int) -> tuple[dict[str, Any], Answer]:
         """Validate, bill and answer one `/v1/messages` request; returns (usage, answer)."""
         try:
             with self._lock:  # the simulator's state and the fault generator move in request order
                 usage = self._biller.bill(body, scope=scope, first_token_after=self._latency["base"])
-        except PromptCacheError as exc:
+        except PromptCacheError as exc:  # the API's own text
             raise ApiError(400, exc.message) from None
+        except PromptKeyError as exc:  # a malformed request the simulator could not read: still the client's 400
+            raise ApiError(400, str(exc)) from None
         answer = build_answer(body, seq=f"{seq}", count=self._counter(body["model"]))
         return {**usage, "output_tokens": answer.output_tokens, "service_tier": "standard"}, answer
 
-    def count_tokens(self, body: Any) -> int:
+    def _count_tokens(self, body: Any) -> int:
         try:
             return self._biller.count(body)
-        except PromptCacheError as exc:
+        except PromptCacheError as exc:  # the API's own text
             raise ApiError(400, exc.message) from None
+        except PromptKeyError as exc:  # a malformed request the simulator could not read: still the client's 400
+            raise ApiError(400, str(exc)) from None
 
-    def prefill_delay(self, usage: Mapping[str, Any]) -> float:
+    def _prefill_delay(self, usage: Mapping[str, Any]) -> float:
         uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
         return self._latency["base"] + self._latency["per_uncached_token"] * float(uncached)
 
-    def output_delay(self, tokens: int) -> float:
+    def _output_delay(self, tokens: int) -> float:
         return self._latency["per_output_token"] * tokens
 
 
@@ -330,13 +351,16 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             self._not_found()
 
         def _not_found(self) -> None:
-            self._body() if self.command == "POST" else None
+            length = int(self.headers.get("content-length") or 0)
+            if length:  # drain the body so the keep-alive connection stays in sync
+                self.rfile.read(length)
             rid = "req_emu_404"
             err = ApiError(404, f"Not found: {self.command} {self.path.split('?', 1)[0]}")
             body = {"type": "error", "error": {"type": err.error_type, "message": err.message}, "request_id": rid}
             self._send(404, body, rid)
 
         def do_POST(self) -> None:
+            self._entry = None
             path = self.path.split("?", 1)[0]
             if path == "/_emulator/clock":
                 self._clock()
@@ -378,11 +402,11 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                         return
                 validate(body, version=version, count_only=count_only)
                 if count_only:
-                    total = emu.count_tokens(body)
+                    total = emu._count_tokens(body)
                     emu._record(200, None, self._entry)
                     self._send(200, {"input_tokens": total}, rid)
                     return
-                usage, answer = emu.messages(body, scope=scope, seq=seq)
+                usage, answer = emu._messages(body, scope=scope, seq=seq)
             except ApiError as err:
                 self._error(err, rid)
                 return
@@ -403,7 +427,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             if body.get("stream"):
                 self._stream(message, answer, rid)
             else:
-                time.sleep(emu.prefill_delay(usage) + emu.output_delay(answer.output_tokens))
+                time.sleep(emu._prefill_delay(usage) + emu._output_delay(answer.output_tokens))
                 self._send(200, message, rid)
 
         def _event(self, name: str, payload: Mapping[str, Any]) -> None:
@@ -419,7 +443,7 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             self.send_header("transfer-encoding", "chunked")
             self.send_header("request-id", rid)
             self.end_headers()
-            time.sleep(emu.prefill_delay(usage))
+            time.sleep(emu._prefill_delay(usage))
             # message_start carries the full input usage (with the cache_creation split); output so far is tiny
             start_usage = {**usage, "output_tokens": min(1, usage["output_tokens"])}
             start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}
@@ -436,7 +460,8 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 else:
                     parts = [{"type": "text_delta", "text": c} for c in _chunks(block["text"])]
                     plan.append(({"type": "text", "text": ""}, parts))
-            pause = emu.output_delay(answer.output_tokens) / max(1, sum(len(parts) for _, parts in plan))
+            pause = emu._output_delay(answer.output_tokens) / max(1, sum(len(parts) for _, parts in plan))
+            cut = emu._draw_stream_error()
             for index, (head, parts) in enumerate(plan):
                 self._event(
                     "content_block_start", {"type": "content_block_start", "index": index, "content_block": head}
@@ -445,6 +470,12 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                     if pause:
                         time.sleep(pause)
                     self._event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                    if cut:  # an overload after the first delta, as the API sends it: no message_delta or stop
+                        error = {"type": "overloaded_error", "message": "Overloaded"}
+                        self._event("error", {"type": "error", "error": error})
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                        return
                 self._event("content_block_stop", {"type": "content_block_stop", "index": index})
             final_usage = {
                 k: usage[k]

@@ -85,6 +85,8 @@ def _check_text_blocks(blocks: Any, where: str) -> None:
                 raise _bad(f"{where}.{i}.text: Field required")
             if text == "":
                 raise _bad(f"{where.split('.')[0]}: text content blocks must be non-empty")
+            if not text.strip():
+                raise _bad(f"{where.split('.')[0]}: text content blocks must contain non-whitespace text")
 
 
 def validate(body: Any, *, version: str, count_only: bool = False) -> None:
@@ -132,6 +134,8 @@ def validate(body: Any, *, version: str, count_only: bool = False) -> None:
             raise _bad(f"messages.{i}.content: Field required")
         content = message["content"]
         if isinstance(content, str):
+            if content and not content.strip():
+                raise _bad("messages: text content blocks must contain non-whitespace text")
             if content == "" and not (role == "assistant" and i == len(messages) - 1):
                 raise _bad(
                     f"messages.{i}: all messages must have non-empty content except for the optional final assistant message"
@@ -142,6 +146,14 @@ def validate(body: Any, *, version: str, count_only: bool = False) -> None:
                 raise _bad(
                     f"messages.{i}: all messages must have non-empty content except for the optional final assistant message"
                 )
+    last = messages[-1]
+    if last.get("role") == "assistant":  # a prefill the model continues from
+        tail = last["content"] if isinstance(last["content"], str) else ""
+        if isinstance(last["content"], list) and last["content"]:
+            final = last["content"][-1]
+            tail = final.get("text", "") if final.get("type") == "text" else ""
+        if tail and tail != tail.rstrip():
+            raise _bad("messages: final assistant content cannot end with trailing whitespace")
     _check_tool_pairs(messages)
     # *decision*: like the API before 2025, the first message must be a user turn (docs/emulator.md)
     if messages[0].get("role") != "user":
