@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -300,3 +301,18 @@ def test_response_cache_model_follows_memory_store_rules() -> None:
     assert cache.hit("c", 3) is False  # evicts b, the least recently used
     assert cache.hit("b", 4) is False  # evicts a
     assert cache.hit("c", 12.9) is True and cache.hit("c", 13) is False  # TTL from the write, not the last hit
+
+
+def test_gzip_and_stdin_traces(tmp_path: Path) -> None:
+    text = "\n".join(json.dumps({"ts": e.ts, "request": e.request}) for e in small_trace()) + "\n"
+    packed = tmp_path / "t.jsonl.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    assert [e.ts for e in read_trace(packed)] == [e.ts for e in small_trace()]
+    out = subprocess.run(
+        [sys.executable, "-m", "promptkey", "replay", "-", "--json"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout)["strategies"]["none"]["requests"] == len(small_trace())

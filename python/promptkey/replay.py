@@ -20,6 +20,7 @@ decides which strategy wins. See docs/replay.md.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
@@ -59,13 +60,18 @@ class TraceEntry:
 
 
 def read_trace(path: str | Path) -> list[TraceEntry]:
-    """Parse a JSONL trace (blank lines skipped); a bad line raises `InvalidOptionError` whose path names it."""
-    entries: list[TraceEntry] = []
+    """Parse a JSONL trace file (`.gz` is decompressed; blank lines skipped); a bad line raises
+    `InvalidOptionError` whose path names it."""
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            return parse_lines(fh)
     with Path(path).open(encoding="utf-8") as fh:
-        for number, text in enumerate(fh, start=1):
-            if text.strip():
-                entries.append(parse_line(text, number))
-    return entries
+        return parse_lines(fh)
+
+
+def parse_lines(lines: Iterable[str]) -> list[TraceEntry]:
+    """Parse trace lines from any text source (a file, stdin); blank lines are skipped but still counted."""
+    return [parse_line(text, number) for number, text in enumerate(lines, start=1) if text.strip()]
 
 
 def parse_line(text: str, number: int) -> TraceEntry:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from promptkey._exceptions import PromptKeyError
-from promptkey.replay import STRATEGIES, ReplayReport, read_trace, replay
+from promptkey.replay import STRATEGIES, ReplayReport, parse_lines, read_trace, replay
 
 # Below this many requests a replay finishes before a progress bar would be worth drawing.
 PROGRESS_MIN_REQUESTS = 200
@@ -36,7 +36,11 @@ def add_parser(subparsers: Any) -> None:
         ),
         epilog='trace lines: {"ts": <epoch seconds>, "request": {...}, "scope": "optional", "output_tokens": optional}',
     )
-    parser.add_argument("trace", metavar="TRACE.jsonl", help='one {"ts": epoch seconds, "request": {...}} per line')
+    parser.add_argument(
+        "trace",
+        metavar="TRACE.jsonl",
+        help='one {"ts": epoch seconds, "request": {...}} per line; .gz or - (stdin) too',
+    )
     parser.add_argument("--model", help="price every request as this model instead of the trace's")
     parser.add_argument("--plot", metavar="FILE.png", help="write cumulative cost per strategy over time")
     parser.add_argument("--json", action="store_true", help="write only JSON to stdout")
@@ -55,7 +59,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        entries = read_trace(args.trace)
+        entries = parse_lines(sys.stdin) if args.trace == "-" else read_trace(args.trace)
     except OSError as exc:
         print(f"promptkey replay: cannot read {args.trace}: {exc.strerror}", file=sys.stderr)
         return 2
