@@ -392,3 +392,12 @@ def test_two_processes_share_one_call_through_redis(redis_server: Any, ns: str) 
         assert all(k.startswith(f"{ns}:{origin_of(emu.base_url)}:v1:") for k in keys)
         for store in stores:
             store.close()
+
+
+def test_one_shot_iterables_go_through_unkeyed(emulator: Any) -> None:
+    # a generator cannot be keyed without consuming it: the call bypasses the cache and the SDK still gets it
+    client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()), breakpoints="auto")
+    turns = [{"role": "user", "content": "from a generator"}]
+    message = client.messages.create(**params(messages=(turn for turn in turns)))
+    assert client.last is not None and client.last.status == "bypass" and client.last.key is None
+    assert message.content and client.last.cost is not None and client.last.cost > 0
