@@ -316,3 +316,27 @@ def test_gzip_and_stdin_traces(tmp_path: Path) -> None:
         check=True,
     )
     assert json.loads(out.stdout)["strategies"]["none"]["requests"] == len(small_trace())
+
+
+@pytest.mark.parametrize("planner", ["request", "learned"])
+def test_planners_are_causal(planner: str) -> None:
+    # the cost of the first k requests never depends on what comes after them
+    entries = read_trace(TRACE)[:120]
+    whole = replay(entries, planner=planner).strategies
+    head = replay(entries[:70], planner=planner).strategies
+    for name in ("planned", "both"):
+        assert head[name].timeline == whole[name].timeline[:70], name
+
+
+def test_learned_planner_on_the_sample() -> None:
+    entries = read_trace(TRACE)
+    learned = replay(entries, planner="learned").as_dict()
+    request = replay(entries).as_dict()
+    assert learned["trace"]["planner"] == "learned" and learned["trace"]["plan_failures"] == 0
+    # on this sample, learning 1h TTLs for the slow Q&A traffic beats the per-request default
+    assert learned["strategies"]["planned"]["cost"] < request["strategies"]["planned"]["cost"]
+    assert learned["strategies"]["planned"]["tokens"]["cache_write_1h"] > 0
+    for name in ("none", "as-sent", "response"):  # the other strategies do not depend on the planner
+        assert learned["strategies"][name] == request["strategies"][name]
+    with pytest.raises(InvalidOptionError, match="planner"):
+        replay(entries[:1], planner="oracle")

@@ -6,7 +6,8 @@ A trace is JSON Lines, one request per line: `{"ts": <epoch seconds>, "request":
 * `none`      — no caching at all: every marker stripped, every input token billed at the base rate;
 * `as-sent`   — prompt caching with the markers the trace's requests carry;
 * `planned`   — prompt caching with markers placed by `promptkey.plan` on each request as it arrives
-  (causal: a plan never looks at later requests), existing markers replaced;
+  (causal: a plan never looks at later requests), existing markers replaced; `planner="learned"` learns
+  reuse and TTLs with `Plan.from_trace` from the past hour of traffic instead (see `Planner`);
 * `response`  — a response cache only: an identical request (same `make_key`) within the response cache's
   default TTL costs nothing, every answer counted cacheable; misses are billed as `none`;
 * `both`      — the response cache in front of `planned`: only misses reach the API (and its prompt cache).
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 STRATEGIES = ("none", "as-sent", "planned", "response", "both")
+PLANNERS = ("request", "learned")
 TOKEN_CLASSES = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
 # Output estimate for a line that does not record it: a typical short answer, capped by `max_tokens`.
 DEFAULT_OUTPUT_TOKENS = 256
@@ -211,6 +213,7 @@ class ReplayReport:
     end: float
     models: dict[str, int]
     plan_failures: int = 0
+    planner: str = "request"
 
     def as_dict(self) -> dict[str, Any]:
         baseline = self.strategies["none"].cost
@@ -221,6 +224,7 @@ class ReplayReport:
                 "end": self.end,
                 "span_seconds": round(self.end - self.start, 3),
                 "models": dict(self.models),
+                "planner": self.planner,
                 "plan_failures": self.plan_failures,
             },
             "strategies": {name: result.as_dict(baseline) for name, result in self.strategies.items()},
@@ -286,19 +290,72 @@ class ResponseCacheModel:
         return False
 
 
+class Planner:
+    """Markers for the `planned` and `both` strategies, decided from what came before a request, never after.
+
+    * `"request"`: `plan(request)` with the planner's default reuse (tools, system and earlier turns stable, the
+      last user turn new): exactly what `CachedAnthropic(breakpoints="auto")` sends. Identical requests get
+      identical plans, so plans are memoized by response key.
+    * `"learned"`: `Plan.from_trace` over the requests of the same (scope, model) in the hour before this one
+      (at most `LEARN_WINDOW` of them) plus this one: reuse and the 5m/1h choice learned online from the
+      traffic itself, as a deployment that re-plans from its own recent log would."""
+
+    LEARN_WINDOW = 50
+    LEARN_HORIZON = 3600.0
+
+    def __init__(self, mode: str) -> None:
+        if mode not in PLANNERS:
+            raise InvalidOptionError(f"planner must be one of {', '.join(PLANNERS)}, not {mode!r}", path="planner")
+        self.mode = mode
+        self.failures = 0
+        self._memo: dict[str, dict[str, Any]] = {}
+        self._history: dict[tuple[str, str], deque[tuple[float, dict[str, Any]]]] = {}
+
+    def place(self, entry: TraceEntry, request: dict[str, Any], key: str) -> dict[str, Any]:
+        from promptkey import Plan, plan
+
+        if self.mode == "request" and key in self._memo:
+            return self._memo[key]
+        try:
+            if self.mode == "request":
+                placed: dict[str, Any] = plan(request).apply(request)
+            else:
+                history = self._recent(entry, request)
+                placed = Plan.from_trace([*history, (entry.ts, request)], request).apply(request)
+        except PromptKeyError:
+            self.failures += 1  # a request the planner cannot read is sent as it came
+            placed = request
+        if self.mode == "request":
+            if len(self._memo) >= _PLAN_MEMO:
+                self._memo.clear()
+            self._memo[key] = placed
+        else:
+            self._history[(entry.scope, str(request["model"]))].append((entry.ts, request))
+        return placed
+
+    def _recent(self, entry: TraceEntry, request: dict[str, Any]) -> list[tuple[float, dict[str, Any]]]:
+        history = self._history.setdefault((entry.scope, str(request["model"])), deque())
+        while history and (entry.ts - history[0][0] > self.LEARN_HORIZON or len(history) >= self.LEARN_WINDOW):
+            history.popleft()
+        return list(history)
+
+
 def replay(
     entries: Iterable[TraceEntry],
     *,
     model: str | None = None,
     response_ttl: float | None = None,
     first_token_after: float = 0.0,
+    planner: str = "request",
     progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:
     """Replay `entries` (sorted by time here) under every strategy; `model` overrides each request's model.
 
     `first_token_after`: seconds after a request starts before the prompt-cache entries it writes become
     readable (the API makes an entry available once the first response begins), so requests closer together
-    than that all write. 0 (the default) makes every write readable at once: the optimistic bound."""
+    than that all write. 0 (the default) makes every write readable at once: the optimistic bound.
+    `planner`: how `planned` and `both` place markers, `"request"` or `"learned"` (see `Planner`)."""
+    placer = Planner(planner)
     if isinstance(first_token_after, bool) or not isinstance(first_token_after, (int, float)) or first_token_after < 0:
         raise InvalidOptionError(
             f"first_token_after must be seconds >= 0, not {first_token_after!r}", path="first_token_after"
@@ -315,9 +372,6 @@ def replay(
     results = {name: StrategyResult(name) for name in STRATEGIES}
     responses = ResponseCacheModel(ttl, _default("MemoryStore", "max_entries", _FALLBACK_MAX_ENTRIES))
     models: Counter[str] = Counter()
-    plan_failures = 0
-    # Identical requests (same response key; markers aside, which `apply` replaces) get identical plans.
-    plans: dict[str, dict[str, Any]] = {}
 
     def bill(name: str, sim_name: str, entry: TraceEntry, request: dict[str, Any], out: int) -> dict[str, Any] | None:
         sim = sims[sim_name]
@@ -342,16 +396,7 @@ def replay(
         out = output_tokens(entry)
         stripped = strip_markers(request)
         key = make_key(request)
-        planned = plans.get(key)
-        if planned is None:
-            try:
-                planned = _plan(request)
-            except PromptKeyError:
-                plan_failures += 1  # a request the planner cannot read is sent as it came
-                planned = request
-            if len(plans) >= _PLAN_MEMO:
-                plans.clear()
-            plans[key] = planned
+        planned = placer.place(entry, request, key)
 
         def price(usage: dict[str, Any] | None, model_name: str = name_of_model) -> float:
             return 0.0 if usage is None else float(cost(usage, model_name).total)
@@ -379,15 +424,9 @@ def replay(
         start=ordered[0].ts if ordered else 0.0,
         end=ordered[-1].ts if ordered else 0.0,
         models=dict(models),
-        plan_failures=plan_failures,
+        plan_failures=placer.failures,
+        planner=planner,
     )
-
-
-def _plan(request: dict[str, Any]) -> dict[str, Any]:
-    from promptkey import plan
-
-    placed: dict[str, Any] = plan(request).apply(request)
-    return placed
 
 
 def _reason(record: Any) -> str | None:

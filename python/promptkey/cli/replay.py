@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from promptkey._exceptions import PromptKeyError
-from promptkey.replay import STRATEGIES, ReplayReport, parse_lines, read_trace, replay
+from promptkey.replay import PLANNERS, STRATEGIES, ReplayReport, parse_lines, read_trace, replay
 
 # Below this many requests a replay finishes before a progress bar would be worth drawing.
 PROGRESS_MIN_REQUESTS = 200
@@ -54,6 +54,13 @@ def add_parser(subparsers: Any) -> None:
         metavar="SECONDS",
         help="seconds before a prompt-cache write becomes readable (default 0: at once)",
     )
+    parser.add_argument(
+        "--planner",
+        choices=PLANNERS,
+        default="request",
+        help="planned markers: request = plan() per request, as breakpoints='auto' does (default); "
+        "learned = Plan.from_trace over the past hour of the same scope and model",
+    )
     parser.set_defaults(func=run)
 
 
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 model=args.model,
                 response_ttl=args.response_ttl,
                 first_token_after=args.first_token_after,
+                planner=args.planner,
                 progress=advance,
             )
     except PromptKeyError as exc:
@@ -206,7 +214,10 @@ def print_report(data: dict[str, Any], *, plot: str | None) -> None:
             console.print(misses)
     print(LEGEND)
     for name in STRATEGIES:
-        print(f"  {name:<9} {DESCRIPTIONS[name]}")
+        detail = DESCRIPTIONS[name]
+        if name in ("planned", "both") and trace.get("planner") == "learned":
+            detail += " (learned from the past hour)"
+        print(f"  {name:<9} {detail}")
     if trace.get("plan_failures"):
         print(f"  planner could not read {trace['plan_failures']} requests; they were sent as they came")
     if plot:
