@@ -401,3 +401,27 @@ def test_one_shot_iterables_go_through_unkeyed(emulator: Any) -> None:
     message = client.messages.create(**params(messages=(turn for turn in turns)))
     assert client.last is not None and client.last.status == "bypass" and client.last.key is None
     assert message.content and client.last.cost is not None and client.last.cost > 0
+
+
+def test_beta_messages_are_cached_and_keyed_like_the_wire(emulator: Any) -> None:
+    seen = Seen()
+    sdk = sdk_client(emulator, seen, default_headers={"anthropic-beta": "default-2026-01-01"})
+    client = CachedAnthropic(sdk, cache=ResponseCache(MemoryStore()))
+    first = client.beta.messages.create(**params("beta question"), betas=["feature-2026-03-03"])
+    wire = seen.wire_request()
+    # `betas=` becomes the call's anthropic-beta header and replaces the client's default one
+    assert wire["extra_headers"]["anthropic-beta"] == "feature-2026-03-03"
+    assert client.last is not None and client.last.status == "miss"
+    assert client.last.key == make_key(wire, namespace=f"llmcache:{origin_of(emulator.base_url)}")
+    second = client.beta.messages.create(**params("beta question"), betas=["feature-2026-03-03"])
+    assert client.last.status == "hit" and isinstance(second, anthropic.types.beta.BetaMessage)
+    assert second.model_dump() == first.model_dump()
+    # a different beta is a different answer; the plain messages API too (another header set)
+    client.beta.messages.create(**params("beta question"), betas=["other-2026-04-04"])
+    assert client.last.status == "miss"
+    client.messages.create(**params("beta question"))
+    assert client.last.status == "miss" and emulator.stats["requests"] == 3
+    with client.beta.messages.stream(**params("beta question"), betas=["feature-2026-03-03"]) as stream:
+        replayed = stream.get_final_message()
+    assert client.last.status == "hit" and replayed.model_dump() == first.model_dump()
+    assert client.beta.models is not None  # the rest of the beta namespace passes through

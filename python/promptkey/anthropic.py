@@ -19,8 +19,9 @@ try:
     import anthropic as _sdk
     import httpx2
     from anthropic import AsyncStream, Stream
-    from anthropic.lib.streaming import AsyncMessageStream, MessageStream
+    from anthropic.lib.streaming import AsyncMessageStream, BetaAsyncMessageStream, BetaMessageStream, MessageStream
     from anthropic.types import Message, RawMessageStreamEvent
+    from anthropic.types.beta import BetaMessage, BetaRawMessageStreamEvent
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised by the CLI's missing-extra path
     raise ModuleNotFoundError(
         "promptkey.anthropic needs the 'anthropic' extra: pip install 'promptkey[anthropic]'", name=exc.name
@@ -51,6 +52,33 @@ _ZERO_USAGE: dict[str, Any] = {
 Breakpoints = Any  # "keep", "auto" or a promptkey.Plan
 # The SDK streams parse each event into this union (a typing form, hence the cast for mypy).
 _EVENT: Any = cast(Any, RawMessageStreamEvent)
+
+
+@dataclass(frozen=True)
+class _Flavor:
+    """Which SDK resource a wrapper fronts: `client.messages` or `client.beta.messages` (same wire format,
+    their own Message, event and stream-helper types)."""
+
+    path: tuple[str, ...]
+    message: Any
+    event: Any
+    helper: Any
+    async_helper: Any
+
+    def resource(self, client: Any) -> Any:
+        for name in self.path:
+            client = getattr(client, name)
+        return client
+
+
+_MESSAGES = _Flavor(("messages",), Message, _EVENT, MessageStream, AsyncMessageStream)
+_BETA_MESSAGES = _Flavor(
+    ("beta", "messages"),
+    BetaMessage,
+    cast(Any, BetaRawMessageStreamEvent),
+    BetaMessageStream,
+    BetaAsyncMessageStream,
+)
 
 
 @dataclass(frozen=True)
@@ -156,7 +184,11 @@ class _Core:
         """The request as the response cache keys it: the parameters plus the version and beta headers the
         client will send (the client's defaults are invisible to `make_key` otherwise)."""
         request = {name: value for name, value in params.items() if name not in ("stream", "timeout")}
-        request["extra_headers"] = keyed_headers(self.client.default_headers, params.get("extra_headers"))
+        defaults = self.client.default_headers
+        if params.get("betas") is not None:
+            # `betas=` becomes a per-call anthropic-beta header, which replaces the client's default one
+            defaults = {name: value for name, value in defaults.items() if name.lower() != "anthropic-beta"}
+        request["extra_headers"] = keyed_headers(defaults, params.get("extra_headers"))
         return request
 
     # --- records ---
@@ -229,13 +261,15 @@ class _RecordingStream(Stream[RawMessageStreamEvent]):
 
 
 class CachedMessages:
-    """`client.messages` with the response cache in front; other attributes are the SDK's."""
+    """`client.messages` (or `client.beta.messages`) with the response cache in front; other attributes are
+    the SDK's."""
 
-    def __init__(self, core: _Core) -> None:
+    def __init__(self, core: _Core, flavor: _Flavor = _MESSAGES) -> None:
         self._core = core
+        self._flavor = flavor
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._core.client.messages, name)
+        return getattr(self._flavor.resource(self._core.client), name)
 
     @overload
     def create(self, *, stream: Literal[True], **params: Any) -> Stream[RawMessageStreamEvent]: ...
@@ -254,7 +288,7 @@ class CachedMessages:
             return self._open_stream(params, started, model)
         view = core.view
         if view is None:
-            message = core.client.messages.create(**params)
+            message = self._flavor.resource(core.client).create(**params)
             data = message.model_dump(mode="json")
             core.finish(
                 status="bypass", key=None, message=data, paid=True, started=started, streamed=False, model=model
@@ -264,7 +298,7 @@ class CachedMessages:
         box: dict[str, Any] = {}
 
         def call() -> dict[str, Any]:
-            answer = core.client.messages.create(**params)
+            answer = self._flavor.resource(core.client).create(**params)
             box["message"] = answer
             data: dict[str, Any] = answer.model_dump(mode="json")
             if not _cacheable(data):
@@ -278,7 +312,7 @@ class CachedMessages:
             status, key, value = ("miss" if box else "coalesced"), view.key(request), exc.value
         paid = "message" in box
         core.finish(status=status, key=key, message=value, paid=paid, started=started, streamed=False, model=model)
-        return box["message"] if paid else Message.model_validate(value)
+        return box["message"] if paid else self._flavor.message.model_validate(value)
 
     def _open_stream(self, params: dict[str, Any], started: float, model: str) -> Stream[RawMessageStreamEvent]:
         core = self._core
@@ -291,8 +325,8 @@ class CachedMessages:
                 core.finish(
                     status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model
                 )
-                return Stream(cast_to=_EVENT, response=core.replay_response(value), client=core.client)
-        raw = core.client.messages.create(**params)
+                return Stream(cast_to=self._flavor.event, response=core.replay_response(value), client=core.client)
+        raw = self._flavor.resource(core.client).create(**params)
         stream = _RecordingStream(
             cast_to=raw._cast_to, response=raw.response, client=core.client, options=getattr(raw, "_options", None)
         )
@@ -310,10 +344,23 @@ class CachedMessages:
         """As `anthropic.Anthropic().messages.stream`: a context manager yielding the SDK's `MessageStream`
         (iterate events, `text_stream`, `get_final_message()`), replaying a cached answer when there is one."""
         if params.get("output_format") is not None:  # structured parsing: the SDK's own helper, uncached
-            return CachedMessageStreamManager(lambda: self._core.client.messages.stream(**params).__enter__())
+            sdk_stream = self._flavor.resource(self._core.client).stream
+            return CachedMessageStreamManager(lambda: sdk_stream(**params).__enter__())
         return CachedMessageStreamManager(
-            lambda: MessageStream(self.create(**params, stream=True), output_format=_sdk.NOT_GIVEN)
+            lambda: self._flavor.helper(self.create(**params, stream=True), output_format=_sdk.NOT_GIVEN)
         )
+
+
+class _Beta:
+    """`client.beta` with `messages` wrapped (`betas=` keyed as the header it becomes); everything else in
+    the SDK's beta namespace passes through."""
+
+    def __init__(self, client: Any, messages: Any) -> None:
+        self._client = client
+        self.messages = messages
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client.beta, name)
 
 
 class CachedMessageStreamManager:
@@ -347,6 +394,7 @@ class CachedAnthropic:
     ) -> None:
         self._core = _Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call)
         self.messages = CachedMessages(self._core)
+        self.beta = _Beta(self._core.client, CachedMessages(self._core, _BETA_MESSAGES))
 
     @property
     def last(self) -> CallRecord | None:
@@ -388,13 +436,14 @@ class _AsyncRecordingStream(AsyncStream[RawMessageStreamEvent]):
 
 
 class AsyncCachedMessages:
-    """`client.messages` of an `AsyncAnthropic` with the response cache in front."""
+    """`client.messages` (or `client.beta.messages`) of an `AsyncAnthropic` with the response cache in front."""
 
-    def __init__(self, core: _Core) -> None:
+    def __init__(self, core: _Core, flavor: _Flavor = _MESSAGES) -> None:
         self._core = core
+        self._flavor = flavor
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._core.client.messages, name)
+        return getattr(self._flavor.resource(self._core.client), name)
 
     @overload
     async def create(self, *, stream: Literal[True], **params: Any) -> AsyncStream[RawMessageStreamEvent]: ...
@@ -412,7 +461,7 @@ class AsyncCachedMessages:
             return await self._open_stream(params, started, model)
         view = core.view
         if view is None:
-            message = await core.client.messages.create(**params)
+            message = await self._flavor.resource(core.client).create(**params)
             data = message.model_dump(mode="json")
             core.finish(
                 status="bypass", key=None, message=data, paid=True, started=started, streamed=False, model=model
@@ -422,7 +471,7 @@ class AsyncCachedMessages:
         box: dict[str, Any] = {}
 
         async def call() -> dict[str, Any]:
-            answer = await core.client.messages.create(**params)
+            answer = await self._flavor.resource(core.client).create(**params)
             box["message"] = answer
             data: dict[str, Any] = answer.model_dump(mode="json")
             if not _cacheable(data):
@@ -436,7 +485,7 @@ class AsyncCachedMessages:
             status, key, value = ("miss" if box else "coalesced"), view.key(request), exc.value
         paid = "message" in box
         core.finish(status=status, key=key, message=value, paid=paid, started=started, streamed=False, model=model)
-        return box["message"] if paid else Message.model_validate(value)
+        return box["message"] if paid else self._flavor.message.model_validate(value)
 
     async def _open_stream(
         self, params: dict[str, Any], started: float, model: str
@@ -452,8 +501,8 @@ class AsyncCachedMessages:
                     status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model
                 )
                 response = core.replay_response(value)
-                return AsyncStream(cast_to=_EVENT, response=response, client=core.client)
-        raw = await core.client.messages.create(**params)
+                return AsyncStream(cast_to=self._flavor.event, response=response, client=core.client)
+        raw = await self._flavor.resource(core.client).create(**params)
         stream = _AsyncRecordingStream(
             cast_to=raw._cast_to, response=raw.response, client=core.client, options=getattr(raw, "_options", None)
         )
@@ -473,12 +522,16 @@ class AsyncCachedMessages:
         if params.get("output_format") is not None:
 
             async def passthrough() -> AsyncMessageStream[Any]:
-                return await self._core.client.messages.stream(**params).__aenter__()  # type: ignore[no-any-return]
+                sdk_stream = self._flavor.resource(self._core.client).stream
+                return await sdk_stream(**params).__aenter__()  # type: ignore[no-any-return]
 
             return AsyncCachedMessageStreamManager(passthrough)
 
         async def open_stream() -> AsyncMessageStream[Any]:
-            return AsyncMessageStream(await self.create(**params, stream=True), output_format=_sdk.NOT_GIVEN)
+            helper: AsyncMessageStream[Any] = self._flavor.async_helper(
+                await self.create(**params, stream=True), output_format=_sdk.NOT_GIVEN
+            )
+            return helper
 
         return AsyncCachedMessageStreamManager(open_stream)
 
@@ -511,6 +564,7 @@ class AsyncCachedAnthropic:
     ) -> None:
         self._core = _Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call)
         self.messages = AsyncCachedMessages(self._core)
+        self.beta = _Beta(self._core.client, AsyncCachedMessages(self._core, _BETA_MESSAGES))
 
     @property
     def last(self) -> CallRecord | None:
