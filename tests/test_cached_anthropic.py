@@ -85,7 +85,8 @@ def sdk_client(emu: Any, seen: Seen | None = None, **options: Any) -> Any:
 
 def test_second_identical_call_is_served_from_the_cache(emulator: Any) -> None:
     records: list[CallRecord] = []
-    client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()), on_call=records.append)
+    cache = ResponseCache(MemoryStore())
+    client = CachedAnthropic(sdk_client(emulator), cache=cache, on_call=records.append)
     first = client.messages.create(**params())
     assert client.last is not None and client.last.status == "miss"
     miss = client.last
@@ -99,6 +100,8 @@ def test_second_identical_call_is_served_from_the_cache(emulator: Any) -> None:
     assert hit.cost == 0 and hit.saved == pytest.approx(miss.cost)
     assert hit.usage["input_tokens"] == 0 and miss.usage["output_tokens"] > 0
     assert records == [miss, hit]
+    # the user's own cache object counts the wrapper's calls (the origin view shares its counters and store)
+    assert (cache.stats.calls, cache.stats.misses, cache.stats.hits) == (2, 1, 1)
 
 
 def test_cost_matches_the_usage_the_api_billed(emulator: Any) -> None:
