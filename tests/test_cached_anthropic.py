@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -428,3 +429,29 @@ def test_beta_messages_are_cached_and_keyed_like_the_wire(emulator: Any) -> None
         replayed = stream.get_final_message()
     assert client.last.status == "hit" and replayed.model_dump() == first.model_dump()
     assert client.beta.models is not None  # the rest of the beta namespace passes through
+
+
+def test_with_cache_refresh_and_bypass(emulator: Any) -> None:
+    cache = ResponseCache(MemoryStore())
+    client = CachedAnthropic(sdk_client(emulator), cache=cache)
+    client.messages.create(**params("refresh me"))
+    refreshing = client.with_cache(mode="refresh")
+    refreshing.messages.create(**params("refresh me"))  # goes to the API and replaces the stored answer
+    assert refreshing.last is not None and refreshing.last.status == "miss"
+    bypassing = client.with_cache(mode="bypass")
+    with bypassing.messages.stream(**params("refresh me")) as stream:
+        stream.get_final_message()
+    assert bypassing.last is not None and bypassing.last.status == "bypass"
+    bypassing.messages.create(**params("never stored"))
+    assert bypassing.last.status == "bypass"
+    client.messages.create(**params("never stored"))
+    assert client.last is not None and client.last.status == "miss"  # bypass wrote nothing
+    client.messages.create(**params("refresh me"))
+    assert client.last.status == "hit" and emulator.stats["requests"] == 5
+    short = client.with_cache(ttl=0.2)
+    short.messages.create(**params("short lived"))
+    time.sleep(0.3)  # the entry's own TTL, fixed at write (MemoryStore uses the host clock)
+    short.messages.create(**params("short lived"))
+    assert short.last is not None and short.last.status == "miss"
+    with pytest.raises(InvalidOptionError, match="cache mode"):
+        client.with_cache(mode="only-if-cached")

@@ -141,6 +141,8 @@ class _Core:
         breakpoints: Breakpoints,
         prices: Any,
         on_call: Callable[[CallRecord], None] | None,
+        cache_mode: str = "use",
+        cache_ttl: float | None = None,
     ) -> None:
         if not (breakpoints in ("keep", "auto") or hasattr(breakpoints, "apply")):
             raise InvalidOptionError(f"breakpoints must be 'keep', 'auto' or a Plan, not {breakpoints!r}")
@@ -157,8 +159,25 @@ class _Core:
         if cache is not None:
             from promptkey._response_view import ResponseView
 
-            self.view = ResponseView(cache, origin=self.origin)
+            self.view = ResponseView(cache, origin=self.origin, mode=cache_mode, ttl=cache_ttl)
         self.last: CallRecord | None = None
+
+    def derive(self, client: Any = None, *, mode: str | None = None, ttl: Any = ...) -> _Core:
+        """The same settings over another client (`with_options`) or with other cache options (`with_cache`)."""
+        from promptkey._response_view import MODES
+
+        if mode is not None and mode not in MODES:
+            raise InvalidOptionError(f"cache mode must be one of {', '.join(MODES)}, not {mode!r}", path="mode")
+        view = self.view
+        return _Core(
+            self.client if client is None else client,
+            cache=view.original if view is not None else None,
+            breakpoints=self.breakpoints,
+            prices=self.prices,
+            on_call=self.on_call,
+            cache_mode=(view.mode if view is not None else "use") if mode is None else mode,
+            cache_ttl=(view.ttl if view is not None else None) if ttl is ... else ttl,
+        )
 
     # --- requests ---
 
@@ -392,9 +411,12 @@ class CachedAnthropic:
         prices: Any = None,
         on_call: Callable[[CallRecord], None] | None = None,
     ) -> None:
-        self._core = _Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call)
-        self.messages = CachedMessages(self._core)
-        self.beta = _Beta(self._core.client, CachedMessages(self._core, _BETA_MESSAGES))
+        self._attach(_Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call))
+
+    def _attach(self, core: _Core) -> None:
+        self._core = core
+        self.messages = CachedMessages(core)
+        self.beta = _Beta(core.client, CachedMessages(core, _BETA_MESSAGES))
 
     @property
     def last(self) -> CallRecord | None:
@@ -407,16 +429,23 @@ class CachedAnthropic:
     def with_options(self, **options: Any) -> CachedAnthropic:
         """`client.with_options(...)` (timeouts, retries, headers) wrapped with the same cache, breakpoints,
         prices and `on_call`; a changed `base_url` changes the origin in the key's namespace too."""
-        core = self._core
-        return CachedAnthropic(
-            core.client.with_options(**options),
-            cache=core.view.original if core.view is not None else None,
-            breakpoints=core.breakpoints,
-            prices=core.prices,
-            on_call=core.on_call,
-        )
+        return self._from_core(self._core.derive(self._core.client.with_options(**options)))
+
+    def with_cache(self, *, mode: str = "use", ttl: float | None = None) -> CachedAnthropic:
+        """A wrapper whose calls use the response cache with `mode` — `"use"` (read, then write), `"refresh"`
+        (call the API and replace the stored answer), `"bypass"` (neither read nor write) — and `ttl` for
+        what it writes; everything else is shared with this one."""
+        return self._from_core(self._core.derive(mode=mode, ttl=ttl))
+
+    @classmethod
+    def _from_core(cls, core: _Core) -> CachedAnthropic:
+        wrapper = cls.__new__(cls)
+        wrapper._attach(core)
+        return wrapper
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_core":  # not attached yet (copy, pickle): no client to delegate to
+            raise AttributeError(name)
         return getattr(self._core.client, name)
 
 
@@ -562,9 +591,12 @@ class AsyncCachedAnthropic:
         prices: Any = None,
         on_call: Callable[[CallRecord], None] | None = None,
     ) -> None:
-        self._core = _Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call)
-        self.messages = AsyncCachedMessages(self._core)
-        self.beta = _Beta(self._core.client, AsyncCachedMessages(self._core, _BETA_MESSAGES))
+        self._attach(_Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call))
+
+    def _attach(self, core: _Core) -> None:
+        self._core = core
+        self.messages = AsyncCachedMessages(core)
+        self.beta = _Beta(core.client, AsyncCachedMessages(core, _BETA_MESSAGES))
 
     @property
     def last(self) -> CallRecord | None:
@@ -577,14 +609,21 @@ class AsyncCachedAnthropic:
     def with_options(self, **options: Any) -> AsyncCachedAnthropic:
         """`client.with_options(...)` (timeouts, retries, headers) wrapped with the same cache, breakpoints,
         prices and `on_call`; a changed `base_url` changes the origin in the key's namespace too."""
-        core = self._core
-        return AsyncCachedAnthropic(
-            core.client.with_options(**options),
-            cache=core.view.original if core.view is not None else None,
-            breakpoints=core.breakpoints,
-            prices=core.prices,
-            on_call=core.on_call,
-        )
+        return self._from_core(self._core.derive(self._core.client.with_options(**options)))
+
+    def with_cache(self, *, mode: str = "use", ttl: float | None = None) -> AsyncCachedAnthropic:
+        """A wrapper whose calls use the response cache with `mode` — `"use"` (read, then write), `"refresh"`
+        (call the API and replace the stored answer), `"bypass"` (neither read nor write) — and `ttl` for
+        what it writes; everything else is shared with this one."""
+        return self._from_core(self._core.derive(mode=mode, ttl=ttl))
+
+    @classmethod
+    def _from_core(cls, core: _Core) -> AsyncCachedAnthropic:
+        wrapper = cls.__new__(cls)
+        wrapper._attach(core)
+        return wrapper
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_core":  # not attached yet (copy, pickle): no client to delegate to
+            raise AttributeError(name)
         return getattr(self._core.client, name)
