@@ -3,10 +3,10 @@
     python examples/make_trace.py                      # writes examples/trace.jsonl
     python examples/make_trace.py --seed 7 -o my.jsonl
 
-Each line is `{"ts": <epoch seconds>, "request": {...}, "scope": "...", "output_tokens": n, "app": "..."}`:
+Each line is `{"ts": <epoch seconds>, "request": {...}, "scope": "...", "output_tokens": n, "tag": "..."}`:
 the body a `client.messages.create(**request)` call would send, when it was sent, the workspace it was sent
-from, and how many tokens the answer had (a real trace records `usage.output_tokens`; replay prices output
-from it). Three applications share one afternoon (about four hours) of one team's traffic:
+from, how many tokens the answer had (a real trace records `usage.output_tokens`; replay prices output
+from it) and which application sent it (replay breaks costs down by `tag`). Three applications share one afternoon (about four hours) of one team's traffic:
 
 * `classifier` — support-ticket triage. A long system prompt (label definitions and worked examples) marked
   with `cache_control` (the app does prompt caching right), a short ticket as the user message, a one-word
@@ -99,7 +99,7 @@ def classifier_traffic(rng: random.Random) -> list[dict[str, Any]]:
             out.append({"ts": round(t, 3), "request": request, "scope": "support", "output_tokens": 2})
             t += rng.expovariate(1 / 12.0)
         t += rng.choice((rng.uniform(60, 240), rng.uniform(360, 1500)))
-    return [dict(line, app="classifier") for line in out]
+    return [dict(line, tag="classifier") for line in out]
 
 
 # --- agent ------------------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def agent_traffic(rng: random.Random) -> list[dict[str, Any]]:
                 ]
             out_tokens = sum(len(json.dumps(block)) for block in reply) // 4
             line = {"ts": round(t, 3), "request": json.loads(json.dumps(request)), "scope": "agents"}
-            out.append(dict(line, output_tokens=out_tokens, app="agent"))
+            out.append(dict(line, output_tokens=out_tokens, tag="agent"))
             if last:
                 break
             result = {
@@ -215,7 +215,7 @@ def qa_traffic(rng: random.Random) -> list[dict[str, Any]]:
         }
         out.append({"ts": round(t, 3), "request": request, "scope": "support", "output_tokens": rng.randint(120, 380)})
         t += rng.expovariate(1 / 150.0)
-    return [dict(line, app="qa") for line in out]
+    return [dict(line, tag="qa") for line in out]
 
 
 def make_trace(seed: int = 20261121) -> list[dict[str, Any]]:
@@ -236,7 +236,7 @@ def main() -> None:
             fh.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
     apps: dict[str, int] = {}
     for line in lines:
-        apps[line["app"]] = apps.get(line["app"], 0) + 1
+        apps[line["tag"]] = apps.get(line["tag"], 0) + 1
     size = args.output.stat().st_size
     print(f"wrote {len(lines)} requests ({', '.join(f'{k} {v}' for k, v in apps.items())}), {size:,} bytes")
 

@@ -75,6 +75,18 @@ def test_sample_trace_savings_are_ordered(sample_report: tuple[dict[str, Any], P
     assert data["strategies"]["none"]["hits"] == 0
 
 
+def test_sample_trace_cost_by_tag(sample_report: tuple[dict[str, Any], Path]) -> None:
+    data, _ = sample_report
+    by_tag = data["by_tag"]
+    assert set(by_tag) == {"classifier", "agent", "qa"}
+    assert sum(costs["requests"] for costs in by_tag.values()) == data["strategies"]["none"]["requests"]
+    for name in STRATEGIES:
+        total = sum(costs[name] for costs in by_tag.values())
+        assert total == pytest.approx(data["strategies"][name]["cost"], abs=1e-5), name
+    # the agent marks only its (too short) tools: as sent it pays exactly what no caching pays
+    assert by_tag["agent"]["as-sent"] == by_tag["agent"]["none"] > by_tag["agent"]["planned"]
+
+
 def test_sample_trace_misses_by_cause_and_plot(sample_report: tuple[dict[str, Any], Path]) -> None:
     data, plot = sample_report
     causes = data["misses_by_cause"]
@@ -168,6 +180,7 @@ def test_strip_markers_never_mutates() -> None:
         ('{"ts": 1, "request": {"messages": []}}', "line 3.request"),
         ('{"ts": 1, "request": {"model": "m"}, "scope": 7}', "line 3.scope"),
         ('{"ts": 1, "request": {"model": "m"}, "output_tokens": -1}', "line 3.output_tokens"),
+        ('{"ts": 1, "request": {"model": "m"}, "tag": ["a"]}', "line 3.tag"),
     ],
 )
 def test_bad_lines_name_their_place(text: str, path: str) -> None:

@@ -59,6 +59,7 @@ class TraceEntry:
     request: dict[str, Any]
     scope: str = "default"
     output_tokens: int | None = None
+    tag: str | None = None
 
 
 def read_trace(path: str | Path) -> list[TraceEntry]:
@@ -97,7 +98,10 @@ def parse_line(text: str, number: int) -> TraceEntry:
         raise InvalidOptionError(
             f"output_tokens must be a count, found {out!r} at {where}", path=f"{where}.output_tokens"
         )
-    return TraceEntry(float(ts), request, scope, out)
+    tag = line.get("tag")
+    if tag is not None and not isinstance(tag, str):
+        raise InvalidOptionError(f"tag must be a string, found {tag!r} at {where}.tag", path=f"{where}.tag")
+    return TraceEntry(float(ts), request, scope, out, tag)
 
 
 def output_tokens(entry: TraceEntry) -> int:
@@ -214,6 +218,7 @@ class ReplayReport:
     models: dict[str, int]
     plan_failures: int = 0
     planner: str = "request"
+    by_tag: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         baseline = self.strategies["none"].cost
@@ -228,6 +233,10 @@ class ReplayReport:
                 "plan_failures": self.plan_failures,
             },
             "strategies": {name: result.as_dict(baseline) for name, result in self.strategies.items()},
+            "by_tag": {
+                tag: {name: (int(v) if name == "requests" else round(v, 6)) for name, v in costs.items()}
+                for tag, costs in sorted(self.by_tag.items())
+            },
             "misses_by_cause": {
                 name: dict(sorted(result.misses_by_cause.items()))
                 for name, result in self.strategies.items()
@@ -373,6 +382,16 @@ def replay(
     responses = ResponseCacheModel(ttl, _default("MemoryStore", "max_entries", _FALLBACK_MAX_ENTRIES))
     models: Counter[str] = Counter()
 
+    by_tag: dict[str, dict[str, float]] = {}
+
+    def record(name: str, entry: TraceEntry, usage: dict[str, Any] | None, usd: float) -> None:
+        results[name].add(entry.ts, usage, usd)
+        if entry.tag is not None:
+            costs = by_tag.setdefault(entry.tag, dict.fromkeys(("requests", *STRATEGIES), 0.0))
+            costs[name] += usd
+            if name == "none":
+                costs["requests"] += 1
+
     def bill(name: str, sim_name: str, entry: TraceEntry, request: dict[str, Any], out: int) -> dict[str, Any] | None:
         sim = sims[sim_name]
         try:
@@ -402,20 +421,20 @@ def replay(
             return 0.0 if usage is None else float(cost(usage, model_name).total)
 
         flat = bill("none", "flat", entry, stripped, out)
-        results["none"].add(entry.ts, flat, price(flat))
+        record("none", entry, flat, price(flat))
         sent = bill("as-sent", "as-sent", entry, request, out)
-        results["as-sent"].add(entry.ts, sent, price(sent))
+        record("as-sent", entry, sent, price(sent))
         usage = bill("planned", "planned", entry, planned, out)
-        results["planned"].add(entry.ts, usage, price(usage))
+        record("planned", entry, usage, price(usage))
 
         if responses.hit(key, entry.ts):
             for name in ("response", "both"):
                 results[name].response_hits += 1
-                results[name].add(entry.ts, None, 0.0)
+                record(name, entry, None, 0.0)
         else:
-            results["response"].add(entry.ts, flat, price(flat))
+            record("response", entry, flat, price(flat))
             both = bill("both", "both", entry, planned, out)
-            results["both"].add(entry.ts, both, price(both))
+            record("both", entry, both, price(both))
         if progress is not None:
             progress(index + 1)
     return ReplayReport(
@@ -426,6 +445,7 @@ def replay(
         models=dict(models),
         plan_failures=placer.failures,
         planner=planner,
+        by_tag=by_tag,
     )
 
 

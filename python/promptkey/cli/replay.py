@@ -202,6 +202,15 @@ def print_report(data: dict[str, Any], *, plot: str | None) -> None:
         for row in rows(data):
             table.add_row(*row)
         console.print(table)
+        if data["by_tag"]:
+            tags = Table(title="cost by tag", title_justify="left", box=box.SIMPLE_HEAD)
+            tags.add_column("tag")
+            tags.add_column("requests", justify="right")
+            for name in STRATEGIES:
+                tags.add_column(name, justify="right")
+            for tag, costs in data["by_tag"].items():
+                tags.add_row(tag, str(costs["requests"]), *(_usd(costs[name]) for name in STRATEGIES))
+            console.print(tags)
         if cause_names:
             misses = Table(
                 title="prompt-cache misses by cause (breakpoints)", title_justify="left", box=box.SIMPLE_HEAD
@@ -234,6 +243,10 @@ def _print_plain(title: str, data: dict[str, Any], causes: dict[str, dict[str, i
                 cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
         )
+    if data["by_tag"]:
+        print("\ncost by tag")
+        for tag, costs in data["by_tag"].items():
+            print(f"  {tag:<12} {costs['requests']:>6} " + "  ".join(f"{n} {_usd(costs[n])}" for n in STRATEGIES))
     if cause_names:
         print("\nprompt-cache misses by cause (breakpoints)")
         for name, by in causes.items():
