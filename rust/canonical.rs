@@ -347,6 +347,42 @@ pub fn write_units<S: Sink>(out: &mut S, units: &Units<'_>, scratch: &mut Vec<u8
     Ok(())
 }
 
+impl Units<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Units::One(u) => u.len(),
+            Units::Two(u) => u.len(),
+            Units::Four(u) => u.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The most UTF-8 bytes these units can need (Latin-1: 2 each, UCS-2: 3, UCS-4: 4).
+    pub fn max_utf8(&self) -> usize {
+        match self {
+            Units::One(u) => 2 * u.len(),
+            Units::Two(u) => 3 * u.len(),
+            Units::Four(u) => 4 * u.len(),
+        }
+    }
+
+    /// Writes the UTF-8 of these units at `dst` and returns its length; `Err(code)` for a surrogate.
+    ///
+    /// # Safety
+    /// `dst` must have room for `self.max_utf8()` bytes.
+    pub unsafe fn encode_into(&self, dst: *mut u8) -> Result<usize, u32> {
+        // SAFETY: forwarded to the caller; each width's bound is within max_utf8.
+        unsafe {
+            match self {
+                Units::One(u) => encode_utf8(u, dst),
+                Units::Two(u) => encode_utf8(u, dst),
+                Units::Four(u) => encode_utf8(u, dst),
+            }
+        }
+    }
+}
+
 trait Unit: Copy {
     fn code(self) -> u32;
 }

@@ -15,10 +15,11 @@ use crate::canonical::{self, check_depth, write_i64, write_str, write_units, Has
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
 
-/// Strings at least this long are escaped and hashed with the GIL released, so other threads run
-/// Python meanwhile. Measured (`benches/gil_release.py`, `docs/keys.md`): below ~64 KiB the release and
-/// re-acquire cost more than the parallelism returns.
-pub static DETACH_AT: AtomicUsize = AtomicUsize::new(64 * 1024);
+/// Strings at least this long (bytes, or code units when encoded here) are escaped and hashed with the
+/// GIL released. GIL released from 1 MiB: below that a hash takes under ~0.5 ms and giving the GIL away
+/// costs more than it returns, since taking it back can wait for another thread's whole switch
+/// interval (5 ms); measured with `benches/gil_release.py` (table in `docs/keys.md`).
+pub static DETACH_AT: AtomicUsize = AtomicUsize::new(1 << 20);
 
 /// Non-ASCII strings at least this many code points long, with no cached UTF-8, are encoded by
 /// `canonical::write_units` instead of `CPython` (see `put_str_obj`). Measured (`docs/keys.md`): on
@@ -26,11 +27,43 @@ pub static DETACH_AT: AtomicUsize = AtomicUsize::new(64 * 1024);
 /// below ~1,000 code points `CPython`'s cached copy is as fast and later calls reuse it.
 const ENCODE_AT: usize = 1024;
 
-fn units_len(units: &Units<'_>) -> usize {
-    match units {
-        Units::One(u) => u.len(),
-        Units::Two(u) => u.len(),
-        Units::Four(u) => u.len(),
+fn surrogate(code: u32) -> Error {
+    Error::canonicalization(format!("lone surrogate U+{code:04X} is not valid json"), "")
+}
+
+/// Encodes a compact non-ASCII str whose UTF-8 is not cached yet and installs the result as its
+/// cached UTF-8, exactly as `PyUnicode_AsUTF8AndSize` does (a `PyObject_Malloc` buffer with a NUL,
+/// in the `utf8`/`utf8_length` members, freed by the str's dealloc), so later calls on the same
+/// object read it in place. The difference is the path: `CPython` encodes into a worst-case-sized
+/// bytes object and then copies; this encodes once into the final buffer and shrinks it, which on a
+/// request fresh from `json.loads` saves a third of the keying time (`docs/keys.md`).
+/// `Ok(None)`: out of memory; the caller streams instead.
+///
+/// # Safety
+/// `p` is a compact, non-ASCII str with a null `utf8` member and `units` are its code units; the GIL
+/// is held (nothing else can fill the cache meanwhile).
+#[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
+unsafe fn fill_utf8_cache<'a>(p: *mut ffi::PyObject, units: &Units<'_>) -> Result<Option<&'a [u8]>, u32> {
+    // SAFETY: see the function's contract; the buffer has room for the worst case plus the NUL.
+    unsafe {
+        let buf = ffi::PyObject_Malloc(units.max_utf8() + 1).cast::<u8>();
+        if buf.is_null() {
+            return Ok(None);
+        }
+        let n = match units.encode_into(buf) {
+            Ok(n) => n,
+            Err(code) => {
+                ffi::PyObject_Free(buf.cast());
+                return Err(code);
+            }
+        };
+        *buf.add(n) = 0;
+        let shrunk = ffi::PyObject_Realloc(buf.cast(), n + 1).cast::<u8>();
+        let buf = if shrunk.is_null() { buf } else { shrunk };
+        let compact = p.cast::<ffi::PyCompactUnicodeObject>();
+        (*compact).utf8 = buf.cast();
+        (*compact).utf8_length = n.cast_signed();
+        Ok(Some(std::slice::from_raw_parts(buf, n)))
     }
 }
 
@@ -288,6 +321,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
                             ffi::PyUnicode_2BYTE_KIND => Units::Two(std::slice::from_raw_parts(data.cast(), len)),
                             _ => Units::Four(std::slice::from_raw_parts(data.cast(), len)),
                         };
+                        #[cfg(not(Py_GIL_DISABLED))]
+                        if let Some(text) = fill_utf8_cache(p, &units).map_err(surrogate)? {
+                            self.put_text(text);
+                            return Ok(());
+                        }
                         return self.put_units(&units);
                     }
                 }
@@ -299,12 +337,12 @@ impl<'py, S: Detachable> Walker<'py, S> {
     }
 
     fn put_units(&mut self, units: &Units<'_>) -> Result<(), Error> {
-        let result = if units_len(units) >= self.detach_at {
+        let result = if units.len() >= self.detach_at {
             self.out.put_units_detached(self.py, units, &mut self.encode_buf)
         } else {
             write_units(&mut self.out, units, &mut self.encode_buf)
         };
-        result.map_err(|code| Error::canonicalization(format!("lone surrogate U+{code:04X} is not valid json"), ""))
+        result.map_err(surrogate)
     }
 
     #[inline]
