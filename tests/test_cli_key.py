@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from promptkey import make_key
 from promptkey.cli import main
 
