@@ -186,3 +186,49 @@ def test_stampede_64(benchmark: Any, server: RedisServer) -> None:
     )
     print(f"\nstampede of 64: {runs}")
     assert all(r["model_calls"] == 1 for r in runs)
+
+
+def _paired(subject: Any, competitor: Any, rounds: int) -> tuple[float, float, float]:
+    """Median of per-round time ratios, with the two sides timed back to back in every round (alternating
+    which goes first), so machine load that drifts between rounds cancels out. Returns (ratio, subject µs,
+    competitor µs) per call, the latter two as medians."""
+    ratios, subs, comps = [], [], []
+    for i in range(rounds):
+        order = (subject, competitor) if i % 2 == 0 else (competitor, subject)
+        times = {}
+        for fn in order:
+            t0 = time.perf_counter()
+            fn()
+            times[fn] = time.perf_counter() - t0
+        ratios.append(times[subject] / times[competitor])
+        subs.append(times[subject] / BATCH * 1e6)
+        comps.append(times[competitor] / BATCH * 1e6)
+    return statistics.median(ratios), statistics.median(subs), statistics.median(comps)
+
+
+def test_hit_redis_paired_ratio(benchmark: Any, server: RedisServer) -> None:
+    store = RedisStore.from_url(server.url)
+    cache = ResponseCache(store, namespace="bench", allow_sampling=True)
+    cache.get_or_call(SMALL, lambda: ANSWER)
+    r = redis.Redis.from_url(server.url)
+    skey = store_key(make_key(SMALL, namespace="bench"))
+
+    def subject() -> None:
+        for _ in range(BATCH):
+            cache.get_or_call(SMALL, lambda: ANSWER)
+
+    def competitor() -> None:
+        for _ in range(BATCH):
+            json.loads(r.get(skey))  # type: ignore[arg-type]
+
+    rounds = 5 if QUICK else 400
+    ratio, sub_us, comp_us = _paired(subject, competitor, rounds)
+    _info(benchmark, "cache hit redis (paired)", "promptkey get_or_call", "subject")
+    benchmark.extra_info.update(paired_ratio=round(ratio, 3), subject_us=round(sub_us, 1), raw_us=round(comp_us, 1))
+    benchmark.pedantic(subject, rounds=3 if QUICK else 20, iterations=1)
+    print(
+        f"\nhit path vs raw GET + json.loads (paired, {rounds} rounds): {ratio:.3f}x ({sub_us:.1f} vs {comp_us:.1f} µs)"
+    )
+    r.close()
+    cache.close()
+    store.close()

@@ -281,9 +281,10 @@ class ResponseCache:
         self, request: Any, fn: Callable[[], Any], *, mode: Mode = "use", ttl: float | None = None
     ) -> CacheResult:
         """The cached answer to `request`, or `fn()`'s (called at most once per key across callers)."""
-        t0 = time.perf_counter() if _metrics.enabled() else 0.0
-        ttl_ms = self._ttl_ms(ttl)
-        store = self._sync_store()
+        t0 = time.perf_counter() if _metrics._calls is not None else 0.0
+        store = self._bound if self.store.serves_sync else self._sync_store()
+        if ttl is not None:
+            _positive("ttl", ttl)
         key, bypass = self._prepare(request, mode)
         if bypass or key is None:
             return self._done(fn(), "bypass", key, t0)
@@ -302,7 +303,7 @@ class ResponseCache:
                 seen = data
             if mode == "only-if-cached":
                 return self._done(None, "uncached", key, t0)
-        job = self._job(request, key, mode, ttl_ms, seen, failed)
+        job = self._job(request, key, mode, self._ttl_ms(ttl), seen, failed)
         while True:
             if mode == "refresh":
                 status, _, value = self._run(job, store, fn)

@@ -270,11 +270,18 @@ class _SyncBound:
         self.breaker.success()
         return result
 
-    def _get(self, skey: str) -> Any:
-        return self._client().get(skey)
-
     def get(self, skey: str) -> bytes | None:
-        return self._guard(self._get, skey)  # type: ignore[no-any-return]
+        # The cache-hit path, inlined: breaker check, one GET, breaker bookkeeping.
+        breaker = self.breaker
+        if not breaker.allow():
+            raise BreakerOpen("circuit breaker open")
+        try:
+            data = (self._cmd or self._client()).get(skey)
+        except _FAILURES as e:
+            breaker.failure()
+            raise StoreError(str(e)) from e
+        breaker.success()
+        return data  # type: ignore[no-any-return]
 
     def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         self._client()
