@@ -331,3 +331,33 @@ def test_prometheus_metrics_count_calls_by_status_and_store_errors() -> None:
         assert sample("promptkey_cache_call_seconds_count", status="hit") == 2
     finally:
         _metrics._calls = _metrics._errors = _metrics._latency = None
+
+
+def test_in_process_followers_also_stop_waiting_at_wait_timeout() -> None:
+    cache = ResponseCache(wait_timeout=0.2)
+    stuck = Model(answer="late leader", delay=1.0)
+    t = threading.Thread(target=cache.get_or_call, args=(REQ, stuck))
+    t.start()
+    time.sleep(0.05)
+    res = cache.get_or_call(REQ, Model(answer="own"))
+    assert (res.status, res.value) == ("miss", "own") and cache.stats.wait_timeouts == 1
+    t.join()
+
+    async def main() -> promptkey.CacheResult:
+        other = dict(REQ, max_tokens=3)
+
+        async def slow() -> str:
+            await asyncio.sleep(1.0)
+            return "slow"
+
+        async def fast() -> str:
+            return "fast"
+
+        leader = asyncio.create_task(cache.aget_or_call(other, slow))
+        await asyncio.sleep(0.05)
+        res = await cache.aget_or_call(other, fast)
+        await leader
+        return res
+
+    res = asyncio.run(main())
+    assert (res.status, res.value) == ("miss", "fast") and cache.stats.wait_timeouts == 2

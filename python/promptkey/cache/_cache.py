@@ -12,7 +12,8 @@ import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from promptkey._exceptions import InvalidOptionError, PromptKeyError
@@ -199,6 +200,9 @@ class ResponseCache:
             return (yield from self._compute(job, None, write=False, status="fallback"))
         if job.mode == "refresh":
             return (yield from self._compute(job, None, write=True, status="miss"))
+        if job.mode == "late":  # an in-process follower past wait_timeout: compute without the lock
+            self._count("wait_timeouts")
+            return (yield from self._compute(job, None, write=True, status="miss"))
         token = secrets.token_hex(16)
         deadline = time.monotonic() + self.wait_timeout
         seen, waited = job.seen, False
@@ -304,6 +308,7 @@ class ResponseCache:
             if mode == "only-if-cached":
                 return self._done(None, "uncached", key, t0)
         job = self._job(request, key, mode, self._ttl_ms(ttl), seen, failed)
+        deadline = time.monotonic() + self.wait_timeout  # in-process followers wait no longer than this
         while True:
             if mode == "refresh":
                 status, _, value = self._run(job, store, fn)
@@ -314,7 +319,11 @@ class ResponseCache:
                 status, _, value = self._run(job, store, fn)
                 return self._done(value, status, key, t0)  # type: ignore[arg-type]
             if not leader:
-                outcome = flight.future.result()
+                try:
+                    outcome = flight.future.result(timeout=max(0.0, deadline - time.monotonic()))
+                except FutureTimeout:
+                    status, _, value = self._run(replace(job, mode="late"), store, fn)
+                    return self._done(value, status, key, t0)  # type: ignore[arg-type]
                 if outcome is _RETRY:
                     continue
                 return self._done(_follower_value(outcome, key), "coalesced", key, t0)
@@ -396,6 +405,7 @@ class ResponseCache:
             if mode == "only-if-cached":
                 return self._done(None, "uncached", key, t0)
         job = self._job(request, key, mode, ttl_ms, seen, failed)
+        deadline = time.monotonic() + self.wait_timeout  # in-process followers wait no longer than this
         while True:
             if mode == "refresh":
                 status, _, value = await self._arun(job, store, afn)
@@ -403,7 +413,12 @@ class ResponseCache:
             flight, leader = store.flights.join_or_lead(skey)
             if not leader:
                 # shield: a cancelled follower must not cancel the computation the others are waiting for.
-                outcome = await asyncio.shield(asyncio.wrap_future(flight.future))
+                shared = asyncio.shield(asyncio.wrap_future(flight.future))
+                try:
+                    outcome = await asyncio.wait_for(shared, max(0.0, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    status, _, value = await self._arun(replace(job, mode="late"), store, afn)
+                    return self._done(value, status, key, t0)  # type: ignore[arg-type]
                 if outcome is _RETRY:
                     continue
                 return self._done(_follower_value(outcome, key), "coalesced", key, t0)
