@@ -12,25 +12,24 @@ use crate::key_material::{check_namespace, format_key, Position};
 use crate::py_walk::{type_name, Flags, Walker, DETACH_AT};
 
 /// The options shared by the keying functions, checked once per call.
-struct Options {
-    namespace: String,
+struct Options<'a> {
+    namespace: &'a str,
     secret: Option<Vec<u8>>,
 }
 
-impl Options {
-    fn parse(namespace: &Bound<'_, PyAny>, secret: Option<&Bound<'_, PyAny>>) -> Result<Self, Error> {
-        let namespace = namespace
-            .cast::<PyString>()
-            .map_err(|_| {
-                Error::invalid_option(
-                    format!("namespace must be a str, not {}", type_name(namespace)),
-                    "namespace",
-                )
-            })?
-            .to_str()
-            .map_err(|_| Error::invalid_option("namespace is not valid unicode", "namespace"))?
-            .to_owned();
-        check_namespace(&namespace)?;
+impl<'a> Options<'a> {
+    fn parse(namespace: Option<&'a Bound<'_, PyAny>>, secret: Option<&Bound<'_, PyAny>>) -> Result<Self, Error> {
+        let namespace = match namespace {
+            None => "llmcache",
+            Some(ns) => ns
+                .cast::<PyString>()
+                .map_err(|_| {
+                    Error::invalid_option(format!("namespace must be a str, not {}", type_name(ns)), "namespace")
+                })?
+                .to_str()
+                .map_err(|_| Error::invalid_option("namespace is not valid unicode", "namespace"))?,
+        };
+        check_namespace(namespace)?;
         let secret = match secret {
             None => None,
             Some(s) if s.is_none() => None,
@@ -50,12 +49,11 @@ impl Options {
         Ok(Options { namespace, secret })
     }
 
-    fn key<'py>(&self, walker: &mut Walker<'py, HashSink>, request: &Bound<'py, PyAny>) -> Result<(String, Flags), Error> {
-        walker.out = HashSink::new(self.secret.as_deref());
-        walker.flags = Flags::default();
+    fn key<'py>(&self, py: Python<'py>, request: &Bound<'py, PyAny>) -> Result<(String, Flags), Error> {
+        let mut walker = Walker::new(py, HashSink::new(self.secret.as_deref()), true);
         walker.request(request)?;
-        let sink = std::mem::replace(&mut walker.out, HashSink::new(None));
-        Ok((format_key(&self.namespace, &sink.hex()), walker.flags))
+        let flags = walker.flags;
+        Ok((format_key(self.namespace, &walker.out.finish()), flags))
     }
 }
 
@@ -98,10 +96,8 @@ fn make_key<'py>(
     namespace: Option<&Bound<'py, PyAny>>,
     secret: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<String> {
-    let default = PyString::new(py, "llmcache");
-    let options = Options::parse(namespace.unwrap_or(default.as_any()), secret)?;
-    let mut walker = Walker::new(py, HashSink::new(None), true);
-    Ok(options.key(&mut walker, request)?.0)
+    let options = Options::parse(namespace, secret)?;
+    Ok(options.key(py, request)?.0)
 }
 
 #[pyfunction]
@@ -112,9 +108,7 @@ fn make_keys<'py>(
     namespace: Option<&Bound<'py, PyAny>>,
     secret: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let default = PyString::new(py, "llmcache");
-    let options = Options::parse(namespace.unwrap_or(default.as_any()), secret)?;
-    let mut walker = Walker::new(py, HashSink::new(None), true);
+    let options = Options::parse(namespace, secret)?;
     let keys = PyList::empty(py);
     let items = requests.try_iter().map_err(|_| {
         Error::unsupported_type(
@@ -124,9 +118,7 @@ fn make_keys<'py>(
     })?;
     for (i, request) in items.enumerate() {
         let request = request?;
-        let (key, _) = options
-            .key(&mut walker, &request)
-            .map_err(|e| e.prefixed(&format!("[{i}]")))?;
+        let (key, _) = options.key(py, &request).map_err(|e| e.prefixed(&format!("[{i}]")))?;
         keys.append(key)?;
     }
     Ok(keys)
@@ -140,15 +132,13 @@ fn key_info<'py>(
     namespace: Option<&Bound<'py, PyAny>>,
     secret: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(String, bool, bool)> {
-    let default = PyString::new(py, "llmcache");
-    let options = Options::parse(namespace.unwrap_or(default.as_any()), secret)?;
-    let mut walker = Walker::new(py, HashSink::new(None), true);
-    let (key, flags) = options.key(&mut walker, request)?;
+    let options = Options::parse(namespace, secret)?;
+    let (key, flags) = options.key(py, request)?;
     Ok((key, flags.sampling, flags.server_tools))
 }
 
 /// Reads, and with an argument sets, the string length from which hashing releases the GIL
-/// (benchmarks only: benches/gil_release.py).
+/// (benchmarks only: `benches/gil_release.py`).
 #[pyfunction]
 #[pyo3(signature = (threshold = None, /))]
 fn _gil_release_threshold(threshold: Option<usize>) -> usize {

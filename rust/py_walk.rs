@@ -11,32 +11,53 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyType};
 use pyo3::Borrowed;
 
-use crate::canonical::{self, check_depth, write_i64, write_str, HashSink, Sink, MAX_SAFE_INTEGER};
+use crate::canonical::{self, check_depth, write_i64, write_str, write_units, HashSink, Sink, Units, MAX_SAFE_INTEGER};
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
 
 /// Strings at least this long are escaped and hashed with the GIL released, so other threads run
-/// Python meanwhile. Measured (benches/gil_release.py, docs/keys.md): below ~64 KiB the release and
+/// Python meanwhile. Measured (`benches/gil_release.py`, `docs/keys.md`): below ~64 KiB the release and
 /// re-acquire cost more than the parallelism returns.
 pub static DETACH_AT: AtomicUsize = AtomicUsize::new(64 * 1024);
+
+/// Non-ASCII strings at least this many code points long, with no cached UTF-8, are encoded by
+/// `canonical::write_units` instead of `CPython` (see `put_str_obj`). Measured (`docs/keys.md`): on
+/// requests fresh from `json.loads` this saves a third of the time on long mostly-ASCII documents;
+/// below ~1,000 code points `CPython`'s cached copy is as fast and later calls reuse it.
+const ENCODE_AT: usize = 1024;
+
+fn units_len(units: &Units<'_>) -> usize {
+    match units {
+        Units::One(u) => u.len(),
+        Units::Two(u) => u.len(),
+        Units::Four(u) => u.len(),
+    }
+}
 
 /// A sink that can take a long string with the GIL released.
 pub trait Detachable: Sink + Send {
     fn put_str_detached(&mut self, py: Python<'_>, text: &[u8]);
+    fn put_units_detached(&mut self, py: Python<'_>, units: &Units<'_>, scratch: &mut Vec<u8>) -> Result<(), u32>;
 }
 
 impl Detachable for Vec<u8> {
+    // Copying into a buffer is cheaper than a GIL round trip; nothing to gain.
     fn put_str_detached(&mut self, _py: Python<'_>, text: &[u8]) {
-        // Copying into a buffer is cheaper than a GIL round trip; nothing to gain.
         write_str(self, text);
+    }
+    fn put_units_detached(&mut self, _py: Python<'_>, units: &Units<'_>, scratch: &mut Vec<u8>) -> Result<(), u32> {
+        write_units(self, units, scratch)
     }
 }
 
 impl Detachable for HashSink {
+    // The str is immutable and kept alive by the caller's reference, and its data (code units or
+    // cached UTF-8) is freed only with the object, so reading it without the GIL is sound.
     fn put_str_detached(&mut self, py: Python<'_>, text: &[u8]) {
-        // The str is immutable and kept alive by the caller's reference, and its UTF-8 buffer is
-        // freed only with the object, so reading it without the GIL is sound.
         py.detach(|| write_str(self, text));
+    }
+    fn put_units_detached(&mut self, py: Python<'_>, units: &Units<'_>, scratch: &mut Vec<u8>) -> Result<(), u32> {
+        py.detach(|| write_units(self, units, scratch))
     }
 }
 
@@ -70,6 +91,7 @@ pub struct Walker<'py, S> {
     /// `make_key` writes integers beyond ±(2^53−1) exactly; `canonical_json` refuses them.
     exact_ints: bool,
     detach_at: usize,
+    encode_buf: Vec<u8>,
     pub(crate) scratch: Vec<Entry<'py>>,
     pub(crate) ancestors: Vec<*mut ffi::PyObject>,
     pub flags: Flags,
@@ -82,8 +104,21 @@ fn type_ptr(v: &Bound<'_, PyAny>) -> *mut ffi::PyTypeObject {
 }
 
 /// The UTF-8 bytes of a str (or str subclass). ASCII strings are read in place; others use the
-/// UTF-8 copy CPython caches on the object. Fails on lone surrogates.
+/// UTF-8 copy `CPython` caches on the object. Fails on lone surrogates.
+#[inline]
 pub(crate) fn utf8<'a>(s: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
+    let p = s.as_ptr();
+    // SAFETY: `s` is a str. A compact ASCII string stores its characters (already UTF-8) right after
+    // the `PyASCIIObject` header; this is what PyUnicode_AsUTF8AndSize returns for it, minus the call.
+    unsafe {
+        if ffi::PyUnicode_IS_COMPACT_ASCII(p) != 0 {
+            let data = p.cast::<ffi::PyASCIIObject>().add(1).cast::<u8>();
+            return Ok(std::slice::from_raw_parts(
+                data,
+                ffi::PyUnicode_GET_LENGTH(p).cast_unsigned(),
+            ));
+        }
+    }
     let mut len: ffi::Py_ssize_t = 0;
     // SAFETY: `s` is a str; the returned buffer lives as long as `s`.
     let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &raw mut len) };
@@ -116,7 +151,7 @@ fn surrogate_error(s: &Bound<'_, PyAny>) -> Error {
 
 pub(crate) fn type_name(v: &Bound<'_, PyAny>) -> String {
     let tp = v.get_type();
-    let name = tp.qualname().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    let name = tp.qualname().map_or_else(|_| "?".into(), |n| n.to_string());
     match tp.module().map(|m| m.to_string()) {
         Ok(module) if module != "builtins" => format!("{module}.{name}"),
         _ => name,
@@ -131,9 +166,10 @@ pub(crate) fn is_sentinel(v: &Bound<'_, PyAny>) -> bool {
     if name != b"NotGiven" && name != b"Omit" {
         return false;
     }
-    v.get_type()
-        .module()
-        .is_ok_and(|m| m.to_str().is_ok_and(|m| m.starts_with("anthropic") || m.starts_with("openai")))
+    v.get_type().module().is_ok_and(|m| {
+        m.to_str()
+            .is_ok_and(|m| m.starts_with("anthropic") || m.starts_with("openai"))
+    })
 }
 
 /// `pydantic.BaseModel`, once something has imported pydantic (the SDK's objects are pydantic models;
@@ -172,7 +208,8 @@ impl<'py, S: Detachable> Walker<'py, S> {
             out,
             exact_ints,
             detach_at: DETACH_AT.load(AtomicOrdering::Relaxed),
-            scratch: Vec::with_capacity(64),
+            encode_buf: Vec::new(),
+            scratch: Vec::with_capacity(32),
             ancestors: Vec::with_capacity(16),
             flags: Flags::default(),
         }
@@ -200,7 +237,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
                 return self.float(ffi::PyFloat_AS_DOUBLE(v.as_ptr()));
             }
             if tp == &raw mut ffi::PyBool_Type {
-                self.out.put(if v.as_ptr() == ffi::Py_True() { b"true" } else { b"false" });
+                self.out.put(if v.as_ptr() == ffi::Py_True() {
+                    b"true"
+                } else {
+                    b"false"
+                });
                 return Ok(());
             }
         }
@@ -213,16 +254,57 @@ impl<'py, S: Detachable> Walker<'py, S> {
 
     #[inline]
     fn string(&mut self, v: &Bound<'py, PyAny>, pos: Position) -> Result<(), Error> {
-        let text = utf8(v)?;
         if pos.text_shorthand() {
             // Rule 5: "s" is the one-block list [{"type":"text","text":"s"}] (keys in canonical order).
             self.out.put(b"[{\"text\":");
-            self.put_text(text);
+            self.put_str_obj(v)?;
             self.out.put(b",\"type\":\"text\"}]");
+            Ok(())
         } else {
-            self.put_text(text);
+            self.put_str_obj(v)
         }
+    }
+
+    /// A str value. ASCII and already-encoded strings are read in place; a long non-ASCII string
+    /// without a cached UTF-8 form is encoded step by step straight into the sink, which avoids
+    /// `CPython`'s encoder, a UTF-8 copy as large as the string, and its allocation (the `fresh`
+    /// benchmarks: a request just parsed from JSON). Shorter ones get `CPython`'s cached UTF-8, which
+    /// later calls on the same dict reuse.
+    #[inline]
+    fn put_str_obj(&mut self, v: &Bound<'py, PyAny>) -> Result<(), Error> {
+        #[cfg(not(any(Py_3_14, PyPy, GraalPy)))]
+        {
+            let p = v.as_ptr();
+            // SAFETY: `v` is a str; compact strings keep their code units right after the header, and
+            // the `utf8` member of a compact non-ASCII string is its cached UTF-8 or null.
+            unsafe {
+                if ffi::PyUnicode_IS_COMPACT_ASCII(p) == 0 && ffi::PyUnicode_IS_COMPACT(p) != 0 {
+                    let len = ffi::PyUnicode_GET_LENGTH(p).cast_unsigned();
+                    let cached = (*p.cast::<ffi::PyCompactUnicodeObject>()).utf8;
+                    if cached.is_null() && len >= ENCODE_AT {
+                        let data = ffi::PyUnicode_DATA(p);
+                        let units = match ffi::PyUnicode_KIND(p) {
+                            ffi::PyUnicode_1BYTE_KIND => Units::One(std::slice::from_raw_parts(data.cast(), len)),
+                            ffi::PyUnicode_2BYTE_KIND => Units::Two(std::slice::from_raw_parts(data.cast(), len)),
+                            _ => Units::Four(std::slice::from_raw_parts(data.cast(), len)),
+                        };
+                        return self.put_units(&units);
+                    }
+                }
+            }
+        }
+        let text = utf8(v)?;
+        self.put_text(text);
         Ok(())
+    }
+
+    fn put_units(&mut self, units: &Units<'_>) -> Result<(), Error> {
+        let result = if units_len(units) >= self.detach_at {
+            self.out.put_units_detached(self.py, units, &mut self.encode_buf)
+        } else {
+            write_units(&mut self.out, units, &mut self.encode_buf)
+        };
+        result.map_err(|code| Error::canonicalization(format!("lone surrogate U+{code:04X} is not valid json"), ""))
     }
 
     #[inline]
@@ -251,7 +333,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
         let digits = (|| -> PyResult<String> {
             let exact = unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyNumber_Index(v.as_ptr()))? };
             let text = unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyObject_Repr(exact.as_ptr()))? };
-            Ok(text.extract::<String>()?)
+            text.extract::<String>()
         })()
         .map_err(|e| Error::canonicalization(format!("integer cannot be written in decimal: {e}"), ""))?;
         if !self.exact_ints {
@@ -338,9 +420,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
         Ok(())
     }
 
-    /// Collects the members of a dict into `scratch` (from `start`), dropping sentinels, and at
-    /// structural positions `cache_control` and `null` members.
-    pub(crate) fn collect(&mut self, d: &Bound<'py, PyAny>, structural: bool) -> Result<(), Error> {
+    /// Collects the members of a dict into `scratch`, dropping sentinels, and at structural positions
+    /// `cache_control` and `null` members. Returns whether a key is a str subclass: only then can two
+    /// keys share a text (a dict never holds two equal exact strs), so only then are duplicates checked.
+    pub(crate) fn collect(&mut self, d: &Bound<'py, PyAny>, structural: bool) -> Result<bool, Error> {
+        let mut subclass_keys = false;
         let mut pos: ffi::Py_ssize_t = 0;
         let mut k: *mut ffi::PyObject = std::ptr::null_mut();
         let mut val: *mut ffi::PyObject = std::ptr::null_mut();
@@ -353,14 +437,22 @@ impl<'py, S: Detachable> Walker<'py, S> {
                     Borrowed::from_ptr(self.py, val).to_owned(),
                 )
             };
-            if unsafe { ffi::PyUnicode_Check(k) } == 0 {
+            let exact = unsafe { ffi::Py_TYPE(k) == &raw mut ffi::PyUnicode_Type };
+            subclass_keys |= !exact;
+            if !exact && unsafe { ffi::PyUnicode_Check(k) } == 0 {
                 return Err(Error::unsupported_type(
-                    format!("object key {} of type {} is not a string", short_repr(&key_obj), type_name(&key_obj)),
+                    format!(
+                        "object key {} of type {} is not a string",
+                        short_repr(&key_obj),
+                        type_name(&key_obj)
+                    ),
                     "",
                 ));
             }
             let key = utf8(&key_obj).map_err(|e| {
-                let message = e.message().replace("is not valid json", "in an object key is not valid json");
+                let message = e
+                    .message()
+                    .replace("is not valid json", "in an object key is not valid json");
                 Error::canonicalization(message, "")
             })?;
             if is_sentinel_fast(&value) || (structural && (value.is_none() || key == b"cache_control")) {
@@ -374,7 +466,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
                 value,
             });
         }
-        Ok(())
+        Ok(subclass_keys)
     }
 
     fn object(&mut self, d: &Bound<'py, PyAny>, pos: Position, depth: usize) -> Result<(), Error> {
@@ -387,13 +479,22 @@ impl<'py, S: Detachable> Walker<'py, S> {
         result
     }
 
-    fn object_members(&mut self, d: &Bound<'py, PyAny>, pos: Position, depth: usize, start: usize) -> Result<(), Error> {
+    fn object_members(
+        &mut self,
+        d: &Bound<'py, PyAny>,
+        pos: Position,
+        depth: usize,
+        start: usize,
+    ) -> Result<(), Error> {
         let structural = pos.is_structural_object();
-        self.collect(d, structural)?;
+        let check_duplicates = self.collect(d, structural)?;
         let end = self.scratch.len();
         let members = &mut self.scratch[start..end];
         members.sort_unstable_by(|a, b| canonical::key_cmp(a.key(), b.key()));
-        if let Some(w) = members.windows(2).find(|w| w[0].key() == w[1].key()) {
+        if let Some(w) = members
+            .windows(2)
+            .find(|w| check_duplicates && w[0].key() == w[1].key())
+        {
             return Err(Error::unsupported_type(
                 format!("two keys with the same text {:?}", String::from_utf8_lossy(w[0].key())),
                 "",
@@ -422,13 +523,19 @@ impl<'py, S: Detachable> Walker<'py, S> {
             }
             let (key, value) = {
                 let e = &self.scratch[i];
-                // SAFETY: as above; the slice outlives the loop body because scratch[i] stays put.
+                // SAFETY: scratch[i] keeps the key and the value alive until this object is written
+                // (children push and truncate only above `end`; a reallocation moves the entry, not
+                // the objects), so a borrowed view of both is enough.
                 let key: &[u8] = unsafe { std::slice::from_raw_parts(e.key, e.key_len) };
-                (key, e.value.clone())
+                (key, unsafe { Borrowed::from_ptr(self.py, e.value.as_ptr()) })
             };
             write_str(&mut self.out, key);
             self.out.put_byte(b':');
-            let child = if structural { pos.member(key, block_type) } else { Position::Data };
+            let child = if structural {
+                pos.member(key, block_type)
+            } else {
+                Position::Data
+            };
             self.value(&value, child, depth + 1)
                 .map_err(|e| e.prefixed(&String::from_utf8_lossy(key)))?;
         }
@@ -515,7 +622,9 @@ pub(crate) fn is_sentinel_fast(v: &Bound<'_, PyAny>) -> bool {
 }
 
 pub fn short_repr(v: &Bound<'_, PyAny>) -> String {
-    let text = v.repr().map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| "?".into());
+    let text = v
+        .repr()
+        .map_or_else(|_| "?".into(), |r| r.to_string_lossy().into_owned());
     if text.chars().count() > 60 {
         let cut: String = text.chars().take(57).collect();
         format!("{cut}...")
