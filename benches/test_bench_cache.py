@@ -74,7 +74,7 @@ def test_hit_redis_promptkey(benchmark: Any, server: RedisServer) -> None:
         for _ in range(BATCH):
             cache.get_or_call(SMALL, lambda: ANSWER)
 
-    _info(benchmark, "cache hit redis", "promptkey get_or_call", "subject")
+    _info(benchmark, "cache hit redis", "promptkey", "subject")
     benchmark.pedantic(run, **_rounds())
     assert cache.stats.hits >= BATCH and cache.stats.misses == 1
     cache.close()
@@ -103,7 +103,7 @@ def test_hit_memory_promptkey(benchmark: Any) -> None:
         for _ in range(BATCH):
             cache.get_or_call(SMALL, lambda: ANSWER)
 
-    _info(benchmark, "cache hit memory", "promptkey MemoryStore", "subject")
+    _info(benchmark, "cache hit memory", "promptkey", "subject")
     benchmark.pedantic(run, **_rounds())
     per_call = benchmark.stats.stats.median / BATCH
     benchmark.extra_info["hits_per_second"] = round(1 / per_call)
@@ -174,7 +174,7 @@ def test_stampede_64(benchmark: Any, server: RedisServer) -> None:
     def run() -> None:
         runs.append(_stampede(server, f"stampede{len(runs)}"))
 
-    _info(benchmark, "cache stampede 64", "promptkey (4 stores x 16 threads)", "subject")
+    _info(benchmark, "cache stampede 64", "promptkey", "subject")
     benchmark.extra_info["batch"] = 1
     benchmark.pedantic(run, rounds=1 if QUICK else 5, iterations=1)
     worst = max(runs, key=lambda r: r["waiter_p99_ms"])
@@ -223,7 +223,7 @@ def test_hit_redis_paired_ratio(benchmark: Any, server: RedisServer) -> None:
 
     rounds = 5 if QUICK else 400
     ratio, sub_us, comp_us = _paired(subject, competitor, rounds)
-    _info(benchmark, "cache hit redis (paired)", "promptkey get_or_call", "subject")
+    _info(benchmark, "cache hit redis (paired)", "promptkey", "subject")
     benchmark.extra_info.update(paired_ratio=round(ratio, 3), subject_us=round(sub_us, 1), raw_us=round(comp_us, 1))
     benchmark.pedantic(subject, rounds=3 if QUICK else 20, iterations=1)
     print(
