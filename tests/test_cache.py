@@ -361,3 +361,14 @@ def test_in_process_followers_also_stop_waiting_at_wait_timeout() -> None:
 
     res = asyncio.run(main())
     assert (res.status, res.value) == ("miss", "fast") and cache.stats.wait_timeouts == 2
+
+
+def test_an_async_function_given_to_get_or_call_is_refused_and_nothing_is_stored() -> None:
+    cache = ResponseCache()
+
+    async def afn() -> str:
+        return "never awaited"
+
+    with pytest.raises(InvalidOptionError, match="aget_or_call"):
+        cache.get_or_call(REQ, afn)
+    assert cache.peek(REQ) is None

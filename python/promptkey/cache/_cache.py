@@ -357,6 +357,9 @@ class ResponseCache:
                 try:
                     if name == "call":
                         send = fn()
+                        if inspect.isawaitable(send):
+                            _discard(send)
+                            raise InvalidOptionError("fn returned an awaitable: use aget_or_call for async functions")
                     elif name == "extend":
                         extender = _Extender(self, store, op[1], op[2])
                         extender.start()
@@ -585,6 +588,12 @@ def _follower_value(outcome: Outcome, key: str) -> Any:
     _, data, value = outcome
     # A fresh decode for every follower; a value that could not be encoded is shared as is.
     return value if data is None else decode(data, key)
+
+
+def _discard(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)  # a coroutine never awaited would warn at garbage collection
+    if close is not None:
+        close()
 
 
 async def _maybe_await(value: Any) -> Any:
