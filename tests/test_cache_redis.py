@@ -281,3 +281,36 @@ def test_refresh_and_delete_on_redis(redis_server: RedisServer, ns: str, made: l
     assert cache.get_or_call(REQ, lambda: 2, mode="refresh").value == 2
     assert cache.peek(REQ) == 2
     assert cache.delete(REQ) is True and cache.peek(REQ) is None and cache.delete(REQ) is False
+
+
+@pytest.mark.parametrize("where", ["standalone", "cluster"])
+def test_async_store_on_a_client_you_pass(
+    where: str, redis_server: RedisServer, redis_cluster: RedisCluster, ns: str
+) -> None:
+    import redis.asyncio
+    import redis.asyncio.cluster
+
+    async def main() -> list[str]:
+        if where == "cluster":
+            client: Any = redis.asyncio.cluster.RedisCluster.from_url(redis_cluster.url, decode_responses=True)
+        else:
+            client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+        store = AsyncRedisStore(client)
+        statuses = []
+        async with ResponseCache(store, namespace=ns) as cache:
+            for _ in range(2):
+
+                async def afn() -> Any:
+                    return ANSWER
+
+                res = await cache.aget_or_call(REQ, afn)
+                assert res.value == ANSWER
+                statuses.append(res.status)
+            assert await cache.apeek(REQ) == ANSWER
+            assert await cache.adelete(REQ) is True and await cache.apeek(REQ) is None
+        await store.aclose()
+        assert await client.ping()  # ours, still open
+        await client.aclose()
+        return statuses
+
+    assert asyncio.run(main()) == ["miss", "hit"]
