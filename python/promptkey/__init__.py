@@ -19,7 +19,12 @@ from promptkey._core import canonical_json, key_material, make_key, make_keys
 
 # --- response cache ---
 # isort: split
-from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache
+from typing import TYPE_CHECKING
+
+from promptkey.cache import CacheResult, CacheStats, CircuitBreaker, MemoryStore, ResponseCache
+
+if TYPE_CHECKING:
+    from promptkey.cache import AsyncRedisStore, RedisStore
 
 
 def __getattr__(name: str) -> object:
@@ -38,6 +43,7 @@ __all__ = [
     "CacheResult",
     "CacheStats",
     "CanonicalizationError",
+    "CircuitBreaker",
     "InvalidOptionError",
     "MemoryStore",
     "PromptCacheError",
