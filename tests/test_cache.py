@@ -14,6 +14,8 @@ from promptkey.cache import CircuitBreaker
 from promptkey.cache._envelope import decode, encode
 from promptkey.cache._keying import store_key
 
+pytestmark = pytest.mark.timeout(60)  # a hang (a lost wake-up, a deadlock) fails instead of stalling
+
 REQ = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 ANSWER = {"content": [{"type": "text", "text": "hello"}], "stop_reason": "end_turn", "usage": {"output_tokens": 2}}
 

@@ -16,7 +16,8 @@ from promptkey.cache import CircuitBreaker
 from promptkey.cache._keying import store_key
 from redis_servers import RedisServer
 
-pytestmark = pytest.mark.redis
+# A hang is a bug: fail the test instead of stalling the suite (pytest-timeout, in requirements-dev.txt).
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
 REQ = {"model": "claude-haiku-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "ping"}]}
 

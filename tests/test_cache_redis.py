@@ -16,7 +16,8 @@ from promptkey import AsyncRedisStore, InvalidOptionError, RedisStore, ResponseC
 from promptkey.cache._keying import store_key
 from redis_servers import RedisCluster, RedisServer
 
-pytestmark = pytest.mark.redis
+# A hang is a bug: fail the test instead of stalling the suite (pytest-timeout, in requirements-dev.txt).
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
 REQ = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hello"}]}
 ANSWER = {"content": [{"type": "text", "text": "hi"}], "usage": {"input_tokens": 5, "output_tokens": 1}}
