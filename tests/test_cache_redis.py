@@ -154,7 +154,8 @@ def test_sixty_four_threads_over_four_stores_call_the_model_once(
     statuses = [r.status for r in results]
     assert statuses.count("miss") == 1 and set(statuses) <= {"miss", "wait", "coalesced", "hit"}
     assert sum(c.stats.calls for c in caches) == 64 == sum(add_up(c.stats) for c in caches)
-    assert sum(c.stats.waits for c in caches) >= 1  # some other store did wait on the lock
+    # Each of the three other stores got it through Redis (waiting on the lock, or a hit if it came late).
+    assert sum(c.stats.waits + c.stats.hits for c in caches) >= 3
 
 
 @pytest.mark.slow
@@ -208,7 +209,7 @@ def test_two_hundred_asyncio_tasks_call_the_model_once(
     results = asyncio.run(main())
     assert calls == 1 and all(r.value == ANSWER for r in results)
     statuses = [r.status for r in results]
-    assert statuses.count("miss") == 1 and statuses.count("wait") >= 1
+    assert statuses.count("miss") == 1 and statuses.count("wait") + statuses.count("hit") >= 3
 
 
 def test_cluster_keys_spread_over_masters_and_share_a_slot(redis_cluster: RedisCluster, ns: str) -> None:
