@@ -316,3 +316,35 @@ def test_async_store_on_a_client_you_pass(
         return statuses
 
     assert asyncio.run(main()) == ["miss", "hit"]
+
+
+def test_async_waiters_wake_promptly_when_the_value_lands(redis_server: RedisServer, ns: str) -> None:
+    async def main() -> tuple[str, float]:
+        holder_store, waiter_store = (
+            AsyncRedisStore.from_url(redis_server.url),
+            AsyncRedisStore.from_url(redis_server.url),
+        )
+        holder = ResponseCache(holder_store, namespace=ns, lock_ttl=10)
+        waiter = ResponseCache(waiter_store, namespace=ns, lock_ttl=10)
+        finished: list[float] = []
+
+        async def slow() -> Any:
+            await asyncio.sleep(0.8)
+            finished.append(time.monotonic())
+            return ANSWER
+
+        async def never() -> Any:
+            raise AssertionError("the waiter must not compute")
+
+        task = asyncio.create_task(holder.aget_or_call(REQ, slow))
+        await asyncio.sleep(0.2)
+        res = await waiter.aget_or_call(REQ, never)
+        woke = time.monotonic()
+        await task
+        for c, s in ((holder, holder_store), (waiter, waiter_store)):
+            await c.aclose()
+            await s.aclose()
+        return res.status, woke - finished[0]
+
+    status, delay = asyncio.run(main())
+    assert status == "wait" and delay < 0.2
