@@ -348,3 +348,11 @@ def test_async_waiters_wake_promptly_when_the_value_lands(redis_server: RedisSer
 
     status, delay = asyncio.run(main())
     assert status == "wait" and delay < 0.2
+
+
+def test_sentinel_managed_clients_are_refused() -> None:
+    from redis.sentinel import Sentinel
+
+    client = Sentinel([("127.0.0.1", 1)]).master_for("mymaster")
+    with pytest.raises(InvalidOptionError, match="sentinel"):
+        RedisStore(client)
