@@ -2,6 +2,7 @@
 
 - `cache hit redis`: a `get_or_call` hit (keying the SMALL request, GET, envelope decode, stats) against the
   floor of any Redis cache: a raw redis-py `GET` of the same stored bytes + `json.loads`.
+- `cache hit redis asyncio`: the same with `aget_or_call` on an `AsyncRedisStore` against `redis.asyncio`.
 - `cache hit memory`: a `MemoryStore` hit against a dict lookup + `json.loads` of the same bytes; the
   subject's hits per second go in `extra_info`.
 - `cache stampede 64`: 64 callers (4 store objects, as 4 processes would have, × 16 threads) ask for one
@@ -13,6 +14,7 @@ Run with a release build: `maturin develop --release && python benches/report.py
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import statistics
@@ -25,8 +27,9 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 from payloads import SMALL
-from promptkey import MemoryStore, RedisStore, ResponseCache, make_key
+from promptkey import AsyncRedisStore, MemoryStore, RedisStore, ResponseCache, make_key
 from promptkey.cache._keying import store_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -232,3 +235,43 @@ def test_hit_redis_paired_ratio(benchmark: Any, server: RedisServer) -> None:
     r.close()
     cache.close()
     store.close()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def test_hit_redis_asyncio_promptkey(benchmark: Any, server: RedisServer, loop: asyncio.AbstractEventLoop) -> None:
+    store = AsyncRedisStore.from_url(server.url)
+    cache = ResponseCache(store, namespace="bench-async", allow_sampling=True)
+
+    async def afn() -> Any:
+        return ANSWER
+
+    async def batch() -> None:
+        for _ in range(BATCH):
+            await cache.aget_or_call(SMALL, afn)
+
+    loop.run_until_complete(cache.aget_or_call(SMALL, afn))
+    _info(benchmark, "cache hit redis asyncio", "promptkey", "subject")
+    benchmark.pedantic(lambda: loop.run_until_complete(batch()), **_rounds())
+    assert cache.stats.misses == 1
+    loop.run_until_complete(cache.aclose())
+    loop.run_until_complete(store.aclose())
+
+
+def test_hit_redis_asyncio_raw_get(benchmark: Any, server: RedisServer, loop: asyncio.AbstractEventLoop) -> None:
+    r = redis.asyncio.Redis.from_url(server.url)
+    skey = store_key(make_key(SMALL, namespace="bench-async"))
+
+    async def batch() -> None:
+        for _ in range(BATCH):
+            json.loads(await r.get(skey))  # type: ignore[arg-type]
+
+    assert loop.run_until_complete(r.get(skey)) is not None
+    _info(benchmark, "cache hit redis asyncio", "redis-py GET + json.loads", "competitor")
+    benchmark.pedantic(lambda: loop.run_until_complete(batch()), **_rounds())
+    loop.run_until_complete(r.aclose())
