@@ -2,6 +2,7 @@
 
 - `cache hit redis`: a `get_or_call` hit (keying the SMALL request, GET, envelope decode, stats) against the
   floor of any Redis cache: a raw redis-py `GET` of the same stored bytes + `json.loads`.
+- `cache hit redis asyncio`: the same with `aget_or_call` on an `AsyncRedisStore` against `redis.asyncio`.
 - `cache hit memory`: a `MemoryStore` hit against a dict lookup + `json.loads` of the same bytes; the
   subject's hits per second go in `extra_info`.
 - `cache stampede 64`: 64 callers (4 store objects, as 4 processes would have, × 16 threads) ask for one
@@ -13,6 +14,7 @@ Run with a release build: `maturin develop --release && python benches/report.py
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import statistics
@@ -25,8 +27,9 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 from payloads import SMALL
-from promptkey import MemoryStore, RedisStore, ResponseCache, make_key
+from promptkey import AsyncRedisStore, MemoryStore, RedisStore, ResponseCache, make_key
 from promptkey.cache._keying import store_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -74,7 +77,7 @@ def test_hit_redis_promptkey(benchmark: Any, server: RedisServer) -> None:
         for _ in range(BATCH):
             cache.get_or_call(SMALL, lambda: ANSWER)
 
-    _info(benchmark, "cache hit redis", "promptkey get_or_call", "subject")
+    _info(benchmark, "cache hit redis", "promptkey", "subject")
     benchmark.pedantic(run, **_rounds())
     assert cache.stats.hits >= BATCH and cache.stats.misses == 1
     cache.close()
@@ -103,7 +106,7 @@ def test_hit_memory_promptkey(benchmark: Any) -> None:
         for _ in range(BATCH):
             cache.get_or_call(SMALL, lambda: ANSWER)
 
-    _info(benchmark, "cache hit memory", "promptkey MemoryStore", "subject")
+    _info(benchmark, "cache hit memory", "promptkey", "subject")
     benchmark.pedantic(run, **_rounds())
     per_call = benchmark.stats.stats.median / BATCH
     benchmark.extra_info["hits_per_second"] = round(1 / per_call)
@@ -174,7 +177,7 @@ def test_stampede_64(benchmark: Any, server: RedisServer) -> None:
     def run() -> None:
         runs.append(_stampede(server, f"stampede{len(runs)}"))
 
-    _info(benchmark, "cache stampede 64", "promptkey (4 stores x 16 threads)", "subject")
+    _info(benchmark, "cache stampede 64", "promptkey", "subject")
     benchmark.extra_info["batch"] = 1
     benchmark.pedantic(run, rounds=1 if QUICK else 5, iterations=1)
     worst = max(runs, key=lambda r: r["waiter_p99_ms"])
@@ -186,3 +189,89 @@ def test_stampede_64(benchmark: Any, server: RedisServer) -> None:
     )
     print(f"\nstampede of 64: {runs}")
     assert all(r["model_calls"] == 1 for r in runs)
+
+
+def _paired(subject: Any, competitor: Any, rounds: int) -> tuple[float, float, float]:
+    """Median of per-round time ratios, with the two sides timed back to back in every round (alternating
+    which goes first), so machine load that drifts between rounds cancels out. Returns (ratio, subject µs,
+    competitor µs) per call, the latter two as medians."""
+    ratios, subs, comps = [], [], []
+    for i in range(rounds):
+        order = (subject, competitor) if i % 2 == 0 else (competitor, subject)
+        times = {}
+        for fn in order:
+            t0 = time.perf_counter()
+            fn()
+            times[fn] = time.perf_counter() - t0
+        ratios.append(times[subject] / times[competitor])
+        subs.append(times[subject] / BATCH * 1e6)
+        comps.append(times[competitor] / BATCH * 1e6)
+    return statistics.median(ratios), statistics.median(subs), statistics.median(comps)
+
+
+def test_hit_redis_paired_ratio(benchmark: Any, server: RedisServer) -> None:
+    store = RedisStore.from_url(server.url)
+    cache = ResponseCache(store, namespace="bench", allow_sampling=True)
+    cache.get_or_call(SMALL, lambda: ANSWER)
+    r = redis.Redis.from_url(server.url)
+    skey = store_key(make_key(SMALL, namespace="bench"))
+
+    def subject() -> None:
+        for _ in range(BATCH):
+            cache.get_or_call(SMALL, lambda: ANSWER)
+
+    def competitor() -> None:
+        for _ in range(BATCH):
+            json.loads(r.get(skey))  # type: ignore[arg-type]
+
+    rounds = 5 if QUICK else 400
+    ratio, sub_us, comp_us = _paired(subject, competitor, rounds)
+    _info(benchmark, "cache hit redis (paired)", "promptkey", "subject")
+    benchmark.extra_info.update(paired_ratio=round(ratio, 3), subject_us=round(sub_us, 1), raw_us=round(comp_us, 1))
+    benchmark.pedantic(subject, rounds=3 if QUICK else 20, iterations=1)
+    print(
+        f"\nhit path vs raw GET + json.loads (paired, {rounds} rounds): {ratio:.3f}x ({sub_us:.1f} vs {comp_us:.1f} µs)"
+    )
+    r.close()
+    cache.close()
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def test_hit_redis_asyncio_promptkey(benchmark: Any, server: RedisServer, loop: asyncio.AbstractEventLoop) -> None:
+    store = AsyncRedisStore.from_url(server.url)
+    cache = ResponseCache(store, namespace="bench-async", allow_sampling=True)
+
+    async def afn() -> Any:
+        return ANSWER
+
+    async def batch() -> None:
+        for _ in range(BATCH):
+            await cache.aget_or_call(SMALL, afn)
+
+    loop.run_until_complete(cache.aget_or_call(SMALL, afn))
+    _info(benchmark, "cache hit redis asyncio", "promptkey", "subject")
+    benchmark.pedantic(lambda: loop.run_until_complete(batch()), **_rounds())
+    assert cache.stats.misses == 1
+    loop.run_until_complete(cache.aclose())
+    loop.run_until_complete(store.aclose())
+
+
+def test_hit_redis_asyncio_raw_get(benchmark: Any, server: RedisServer, loop: asyncio.AbstractEventLoop) -> None:
+    r = redis.asyncio.Redis.from_url(server.url)
+    skey = store_key(make_key(SMALL, namespace="bench-async"))
+
+    async def batch() -> None:
+        for _ in range(BATCH):
+            json.loads(await r.get(skey))  # type: ignore[arg-type]
+
+    assert loop.run_until_complete(r.get(skey)) is not None
+    _info(benchmark, "cache hit redis asyncio", "redis-py GET + json.loads", "competitor")
+    benchmark.pedantic(lambda: loop.run_until_complete(batch()), **_rounds())
+    loop.run_until_complete(r.aclose())

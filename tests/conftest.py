@@ -8,8 +8,6 @@ from collections.abc import Iterator
 import pytest
 from redis_servers import RedisCluster, RedisServer, have_redis
 
-needs_redis = pytest.mark.skipif(not have_redis(), reason="redis-server/redis-cli not on PATH")
-
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:

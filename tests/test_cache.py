@@ -9,10 +9,14 @@ from typing import Any
 
 import promptkey
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from promptkey import InvalidOptionError, MemoryStore, ResponseCache, make_key
 from promptkey.cache import CircuitBreaker
-from promptkey.cache._envelope import decode, encode
+from promptkey.cache._envelope import INVALID, decode, encode
 from promptkey.cache._keying import store_key
+
+pytestmark = pytest.mark.timeout(60)  # a hang (a lost wake-up, a deadlock) fails instead of stalling
 
 REQ = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 ANSWER = {"content": [{"type": "text", "text": "hello"}], "stop_reason": "end_turn", "usage": {"output_tokens": 2}}
@@ -331,3 +335,86 @@ def test_prometheus_metrics_count_calls_by_status_and_store_errors() -> None:
         assert sample("promptkey_cache_call_seconds_count", status="hit") == 2
     finally:
         _metrics._calls = _metrics._errors = _metrics._latency = None
+
+
+def test_in_process_followers_also_stop_waiting_at_wait_timeout() -> None:
+    cache = ResponseCache(wait_timeout=0.2)
+    stuck = Model(answer="late leader", delay=1.0)
+    t = threading.Thread(target=cache.get_or_call, args=(REQ, stuck))
+    t.start()
+    time.sleep(0.05)
+    res = cache.get_or_call(REQ, Model(answer="own"))
+    assert (res.status, res.value) == ("miss", "own") and cache.stats.wait_timeouts == 1
+    t.join()
+
+    async def main() -> promptkey.CacheResult:
+        other = dict(REQ, max_tokens=3)
+
+        async def slow() -> str:
+            await asyncio.sleep(1.0)
+            return "slow"
+
+        async def fast() -> str:
+            return "fast"
+
+        leader = asyncio.create_task(cache.aget_or_call(other, slow))
+        await asyncio.sleep(0.05)
+        res = await cache.aget_or_call(other, fast)
+        await leader
+        return res
+
+    res = asyncio.run(main())
+    assert (res.status, res.value) == ("miss", "fast") and cache.stats.wait_timeouts == 2
+
+
+def test_an_async_function_given_to_get_or_call_is_refused_and_nothing_is_stored() -> None:
+    cache = ResponseCache()
+
+    async def afn() -> str:
+        return "never awaited"
+
+    with pytest.raises(InvalidOptionError, match="aget_or_call"):
+        cache.get_or_call(REQ, afn)
+    assert cache.peek(REQ) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["use", "refresh", "bypass", "only-if-cached"]))))
+def test_sequential_calls_follow_a_reference_model(ops: list[tuple[int, str]]) -> None:
+    """Whatever the order of modes and keys, one caller sees exactly what a plain dict cache predicts."""
+    cache = ResponseCache()
+    reference: dict[int, int] = {}
+    answers = iter(range(10**6))
+    for index, mode in ops:
+        request = dict(REQ, max_tokens=index + 1)
+        res = cache.get_or_call(request, lambda: {"n": next(answers)}, mode=mode)  # type: ignore[arg-type]
+        if mode == "bypass":
+            assert res.status == "bypass"
+        elif mode == "refresh" or (mode == "use" and index not in reference):
+            assert res.status == "miss"
+            reference[index] = res.value["n"]
+        elif index in reference:
+            assert (res.status, res.value) == ("hit", {"n": reference[index]})
+        else:
+            assert (res.status, res.value) == ("uncached", None)
+    stats = cache.stats
+    assert stats.calls == len(ops) == add_up(stats) and stats.errors == 0
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON)
+def test_envelopes_round_trip_every_json_value(value: Any) -> None:
+    data = encode("ns:v1:ab", value, "m")
+    assert decode(data, "ns:v1:ab") == value and decode(data, "ns:v1:cd") is INVALID
+
+
+@given(st.binary(max_size=200))
+def test_decoding_arbitrary_bytes_never_raises(data: bytes) -> None:
+    out = decode(data, "ns:v1:ab")
+    assert out is INVALID or isinstance(out, (dict, list, str, int, float, bool, type(None)))

@@ -16,7 +16,8 @@ from promptkey.cache import CircuitBreaker
 from promptkey.cache._keying import store_key
 from redis_servers import RedisServer
 
-pytestmark = pytest.mark.redis
+# A hang is a bug: fail the test instead of stalling the suite (pytest-timeout, in requirements-dev.txt).
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
 REQ = {"model": "claude-haiku-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "ping"}]}
 
@@ -69,12 +70,12 @@ def test_a_sigkilled_lock_holder_is_replaced_after_lock_ttl(
 def test_a_call_longer_than_lock_ttl_keeps_its_lock(
     redis_server: RedisServer, ns: str, made: list[ResponseCache]
 ) -> None:
-    first, second = on(made, redis_server, ns, lock_ttl=0.3), on(made, redis_server, ns, lock_ttl=0.3)
+    first, second = on(made, redis_server, ns, lock_ttl=0.5), on(made, redis_server, ns, lock_ttl=0.5)
     calls: list[str] = []
 
     def slow() -> str:
         calls.append("slow")
-        time.sleep(1.2)  # four lock lifetimes
+        time.sleep(1.6)  # more than three lock lifetimes
         return "slow answer"
 
     t = threading.Thread(target=first.get_or_call, args=(REQ, slow))
@@ -83,6 +84,7 @@ def test_a_call_longer_than_lock_ttl_keeps_its_lock(
     res = second.get_or_call(REQ, lambda: calls.append("second") or "second answer")
     t.join()
     assert calls == ["slow"] and (res.status, res.value) == ("wait", "slow answer")
+    assert not redis_server.raw.exists(lock_of(ns))  # released by the write, not left to expire
 
 
 def test_a_lock_owned_by_another_token_is_never_deleted_or_extended(

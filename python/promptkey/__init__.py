@@ -32,7 +32,12 @@ from promptkey.planner import Plan, plan
 
 # --- response cache ---
 # isort: split
-from promptkey.cache import CacheResult, CacheStats, MemoryStore, ResponseCache
+from typing import TYPE_CHECKING
+
+from promptkey.cache import CacheResult, CacheStats, CircuitBreaker, MemoryStore, ResponseCache
+
+if TYPE_CHECKING:
+    from promptkey.cache import AsyncRedisStore, RedisStore
 
 
 def __getattr__(name: str) -> object:
@@ -58,6 +63,7 @@ __all__ = [
     "CacheStats",
     "Calibrator",
     "CanonicalizationError",
+    "CircuitBreaker",
     "Cost",
     "CountTokens",
     "Divergence",

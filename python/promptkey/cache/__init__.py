@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from promptkey.cache._breaker import CircuitBreaker
 from promptkey.cache._cache import CacheResult, CacheStats, ResponseCache
 from promptkey.cache._memory import MemoryStore
 from promptkey.cache._metrics import enable_prometheus
+
+if TYPE_CHECKING:
+    from promptkey.cache._redis import AsyncRedisStore, RedisStore
 
 __all__ = [
     "AsyncRedisStore",

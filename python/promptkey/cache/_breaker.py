@@ -51,6 +51,10 @@ class CircuitBreaker:
             return "open"
 
     def allow(self) -> bool:
+        # Closed is the hot path (every cache hit): decide it without the lock; reading an int is atomic.
+        if self._failures < self.failure_threshold:
+            self.attempts += 1  # a statistic: a lost increment under thread contention is acceptable
+            return True
         with self._lock:
             if self._failures < self.failure_threshold:
                 self.attempts += 1
@@ -66,6 +70,8 @@ class CircuitBreaker:
             return False
 
     def success(self) -> None:
+        if self._failures == 0 and self._probe_started is None:
+            return  # already closed and clean: nothing to reset (the hot path)
         with self._lock:
             self._failures = 0
             self._probe_started = None

@@ -12,7 +12,8 @@ import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from promptkey._exceptions import InvalidOptionError, PromptKeyError
@@ -199,6 +200,9 @@ class ResponseCache:
             return (yield from self._compute(job, None, write=False, status="fallback"))
         if job.mode == "refresh":
             return (yield from self._compute(job, None, write=True, status="miss"))
+        if job.mode == "late":  # an in-process follower past wait_timeout: compute without the lock
+            self._count("wait_timeouts")
+            return (yield from self._compute(job, None, write=True, status="miss"))
         token = secrets.token_hex(16)
         deadline = time.monotonic() + self.wait_timeout
         seen, waited = job.seen, False
@@ -281,9 +285,10 @@ class ResponseCache:
         self, request: Any, fn: Callable[[], Any], *, mode: Mode = "use", ttl: float | None = None
     ) -> CacheResult:
         """The cached answer to `request`, or `fn()`'s (called at most once per key across callers)."""
-        t0 = time.perf_counter() if _metrics.enabled() else 0.0
-        ttl_ms = self._ttl_ms(ttl)
-        store = self._sync_store()
+        t0 = time.perf_counter() if _metrics._calls is not None else 0.0
+        store = self._bound if self.store.serves_sync else self._sync_store()
+        if ttl is not None:
+            _positive("ttl", ttl)
         key, bypass = self._prepare(request, mode)
         if bypass or key is None:
             return self._done(fn(), "bypass", key, t0)
@@ -302,7 +307,8 @@ class ResponseCache:
                 seen = data
             if mode == "only-if-cached":
                 return self._done(None, "uncached", key, t0)
-        job = self._job(request, key, mode, ttl_ms, seen, failed)
+        job = self._job(request, key, mode, self._ttl_ms(ttl), seen, failed)
+        deadline = time.monotonic() + self.wait_timeout  # in-process followers wait no longer than this
         while True:
             if mode == "refresh":
                 status, _, value = self._run(job, store, fn)
@@ -313,7 +319,11 @@ class ResponseCache:
                 status, _, value = self._run(job, store, fn)
                 return self._done(value, status, key, t0)  # type: ignore[arg-type]
             if not leader:
-                outcome = flight.future.result()
+                try:
+                    outcome = flight.future.result(timeout=max(0.0, deadline - time.monotonic()))
+                except FutureTimeout:
+                    status, _, value = self._run(replace(job, mode="late"), store, fn)
+                    return self._done(value, status, key, t0)  # type: ignore[arg-type]
                 if outcome is _RETRY:
                     continue
                 return self._done(_follower_value(outcome, key), "coalesced", key, t0)
@@ -347,6 +357,9 @@ class ResponseCache:
                 try:
                     if name == "call":
                         send = fn()
+                        if inspect.isawaitable(send):
+                            _discard(send)
+                            raise InvalidOptionError("fn returned an awaitable: use aget_or_call for async functions")
                     elif name == "extend":
                         extender = _Extender(self, store, op[1], op[2])
                         extender.start()
@@ -395,6 +408,7 @@ class ResponseCache:
             if mode == "only-if-cached":
                 return self._done(None, "uncached", key, t0)
         job = self._job(request, key, mode, ttl_ms, seen, failed)
+        deadline = time.monotonic() + self.wait_timeout  # in-process followers wait no longer than this
         while True:
             if mode == "refresh":
                 status, _, value = await self._arun(job, store, afn)
@@ -402,7 +416,12 @@ class ResponseCache:
             flight, leader = store.flights.join_or_lead(skey)
             if not leader:
                 # shield: a cancelled follower must not cancel the computation the others are waiting for.
-                outcome = await asyncio.shield(asyncio.wrap_future(flight.future))
+                shared = asyncio.shield(asyncio.wrap_future(flight.future))
+                try:
+                    outcome = await asyncio.wait_for(shared, max(0.0, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    status, _, value = await self._arun(replace(job, mode="late"), store, afn)
+                    return self._done(value, status, key, t0)  # type: ignore[arg-type]
                 if outcome is _RETRY:
                     continue
                 return self._done(_follower_value(outcome, key), "coalesced", key, t0)
@@ -569,6 +588,12 @@ def _follower_value(outcome: Outcome, key: str) -> Any:
     _, data, value = outcome
     # A fresh decode for every follower; a value that could not be encoded is shared as is.
     return value if data is None else decode(data, key)
+
+
+def _discard(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)  # a coroutine never awaited would warn at garbage collection
+    if close is not None:
+        close()
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -105,6 +105,14 @@ def _derive_async(client: Any, timeout: float, read_timeout: float) -> Any:
     return redis.asyncio.Redis(connection_pool=new_pool, retry=AsyncRetry(NoBackoff(), 0))
 
 
+def _refuse_sentinel(client: Any) -> None:
+    # The store re-creates connections from the client's settings; a Sentinel-managed pool finds its master
+    # through the Sentinels, which those settings do not carry. Refuse it rather than fall back forever.
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None and "Sentinel" in type(pool).__name__:
+        raise InvalidOptionError("sentinel-managed clients are not supported; pass the master's client or a url")
+
+
 def _keys(skey: str) -> tuple[str, str, str]:
     return skey, skey + ":lock", skey + ":ready"
 
@@ -167,6 +175,7 @@ class RedisStore(_StoreBase):
             raise InvalidOptionError("RedisStore needs a sync redis client; use AsyncRedisStore for redis.asyncio")
         if not isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
             raise InvalidOptionError(f"RedisStore needs a redis.Redis or redis.cluster.RedisCluster, got {client!r}")
+        _refuse_sentinel(client)
 
     @classmethod
     def from_url(
@@ -207,6 +216,7 @@ class AsyncRedisStore(_StoreBase):
             raise InvalidOptionError("AsyncRedisStore needs a redis.asyncio client; use RedisStore for sync clients")
         if not isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
             raise InvalidOptionError(f"AsyncRedisStore needs a redis.asyncio client, got {client!r}")
+        _refuse_sentinel(client)
 
     @classmethod
     def from_url(
@@ -270,11 +280,18 @@ class _SyncBound:
         self.breaker.success()
         return result
 
-    def _get(self, skey: str) -> Any:
-        return self._client().get(skey)
-
     def get(self, skey: str) -> bytes | None:
-        return self._guard(self._get, skey)  # type: ignore[no-any-return]
+        # The cache-hit path, inlined: breaker check, one GET, breaker bookkeeping.
+        breaker = self.breaker
+        if not breaker.allow():
+            raise BreakerOpen("circuit breaker open")
+        try:
+            data = (self._cmd or self._client()).get(skey)
+        except _FAILURES as e:
+            breaker.failure()
+            raise StoreError(str(e)) from e
+        breaker.success()
+        return data  # type: ignore[no-any-return]
 
     def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         self._client()
