@@ -7,7 +7,8 @@
 /// `"` `\` and the C0 controls (`\b \t \n \f \r` by name, the rest as lowercase `\u00xx`).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(s.len() + 2);
+    // Slack beyond the quotes: the closing `}` or `]` after a long text must not regrow (and copy) it.
+    out.reserve(s.len() + 32);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -63,7 +64,10 @@ fn next_special(bytes: &[u8]) -> usize {
         }
         i += 16;
     }
-    i + bytes[i..].iter().position(|&b| is_special(b)).unwrap_or(bytes.len() - i)
+    i + bytes[i..]
+        .iter()
+        .position(|&b| is_special(b))
+        .unwrap_or(bytes.len() - i)
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -292,25 +292,56 @@ fn json(value: &Bound<'_, PyAny>, path: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// Builds `Parsed` from a request; `blocks` come out with `tokens == 0` (the caller counts them).
+/// The top-level members the prefix reads; everything else in a request is ignored here.
+const TOP: [&str; 9] = [
+    "model",
+    "tools",
+    "system",
+    "messages",
+    "tool_choice",
+    "thinking",
+    "output_config",
+    "speed",
+    "cache_control",
+];
+
 pub struct Walker<'py> {
     pub parsed: Parsed,
-    extra_body: Option<Bound<'py, PyDict>>,
-    request: Option<Bound<'py, PyDict>>,
+    /// The values of the `TOP` members, `extra_body` merged in (one pass over each dict, no lookups).
+    top: [Option<Bound<'py, PyAny>>; TOP.len()],
     /// Keep the text of text and thinking blocks (`diff` reports offsets in it).
     pub keep_text: bool,
+}
+
+fn collect_top<'py>(
+    d: &Bound<'py, PyDict>,
+    top: &mut [Option<Bound<'py, PyAny>>; TOP.len()],
+) -> Option<Bound<'py, PyAny>> {
+    let mut extra_body = None;
+    for (k, v) in d.iter() {
+        let Ok(key) = k.cast::<PyString>() else { continue };
+        let Ok(name) = key.to_str() else { continue };
+        if name == "extra_body" {
+            extra_body = Some(v);
+        } else if let Some(i) = TOP.iter().position(|t| *t == name) {
+            top[i] = Some(v);
+        }
+    }
+    extra_body
 }
 
 impl<'py> Walker<'py> {
     pub fn new(request: &Bound<'py, PyAny>) -> Result<Walker<'py>, Error> {
         let request = as_dict(request, "the request")?;
-        let extra_body = match request.get_item(intern!(request.py(), "extra_body")).ok().flatten().filter(|v| !absent(v)) {
-            Some(v) => Some(as_dict(&v, "extra_body").map_err(|e| e.prefixed("extra_body"))?),
-            None => None,
-        };
+        let mut top = Default::default();
+        // `extra_body` is merged as the SDK merges it: shallow, its members win.
+        if let Some(extra) = collect_top(&request, &mut top).filter(|v| !absent(v)) {
+            let extra = as_dict(&extra, "extra_body").map_err(|e| e.prefixed("extra_body"))?;
+            collect_top(&extra, &mut top);
+        }
         Ok(Walker {
             parsed: Parsed::default(),
-            extra_body,
-            request: Some(request),
+            top,
             keep_text: false,
         })
     }
@@ -319,18 +350,15 @@ impl<'py> Walker<'py> {
     pub fn for_append() -> Walker<'py> {
         Walker {
             parsed: Parsed::default(),
-            extra_body: None,
-            request: None,
+            top: Default::default(),
             keep_text: false,
         }
     }
 
-    /// A top-level member as the SDK sends it: `extra_body` wins (shallow merge), null is absent.
+    /// A top-level member (null and the SDK's sentinels are absent).
     fn get(&self, name: &str) -> Option<Bound<'py, PyAny>> {
-        let pick = |d: &Option<Bound<'py, PyDict>>| d.as_ref().and_then(|d| d.get_item(name).ok().flatten());
-        pick(&self.extra_body)
-            .or_else(|| pick(&self.request))
-            .filter(|v| !absent(v))
+        let i = TOP.iter().position(|t| *t == name)?;
+        self.top[i].clone().filter(|v| !absent(v))
     }
 
     pub fn walk(mut self) -> Result<Parsed, Error> {
@@ -405,7 +433,12 @@ impl<'py> Walker<'py> {
         }
         if let Some(config) = self.get("output_config") {
             let config = as_dict(&config, "output_config").map_err(|e| e.prefixed("output_config"))?;
-            if let Some(effort) = config.get_item(intern!(config.py(), "effort")).ok().flatten().filter(|v| !absent(v)) {
+            if let Some(effort) = config
+                .get_item(intern!(config.py(), "effort"))
+                .ok()
+                .flatten()
+                .filter(|v| !absent(v))
+            {
                 let json = json(&effort, "output_config.effort")?;
                 // The docs: setting effort explicitly to its default ("high") does not invalidate.
                 if json != b"\"high\"" {
@@ -443,13 +476,21 @@ impl<'py> Walker<'py> {
             if let Some(ttl) = marker {
                 // Decision: a marker on a server tool caches up to the tool block before it.
                 let block = self.parsed.blocks.len().checked_sub(1);
-                self.parsed.markers.push(Marker { ttl, location: format!("tools.{i}"), block });
+                self.parsed.markers.push(Marker {
+                    ttl,
+                    location: format!("tools.{i}"),
+                    block,
+                });
             }
             return Ok(());
         }
         if let Some(ttl) = marker {
             let block = Some(self.parsed.blocks.len());
-            self.parsed.markers.push(Marker { ttl, location: format!("tools.{i}"), block });
+            self.parsed.markers.push(Marker {
+                ttl,
+                location: format!("tools.{i}"),
+                block,
+            });
         }
         self.parsed.blocks.push(RawBlock {
             section: Section::Tools,
@@ -548,7 +589,12 @@ impl<'py> Walker<'py> {
                     ))
                 }
             },
-            None => return Err(Error::prompt_cache(format!("{}.type: Field required", location()), "type")),
+            None => {
+                return Err(Error::prompt_cache(
+                    format!("{}.type: Field required", location()),
+                    "type",
+                ))
+            }
         };
         let marker = match d.get_item(intern!(d.py(), "cache_control")).ok().flatten() {
             Some(cc) => parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?,
@@ -580,7 +626,11 @@ impl<'py> Walker<'py> {
         match raw.kind.as_str() {
             "text" | "thinking" => {
                 let field = if raw.kind == "text" { "text" } else { "thinking" };
-                let key = if raw.kind == "text" { intern!(d.py(), "text") } else { intern!(d.py(), "thinking") };
+                let key = if raw.kind == "text" {
+                    intern!(d.py(), "text")
+                } else {
+                    intern!(d.py(), "thinking")
+                };
                 if let Some(text) = d
                     .get_item(key)
                     .ok()
@@ -677,7 +727,12 @@ impl<'py> Walker<'py> {
 }
 
 fn citations_enabled(d: &Bound<'_, PyDict>) -> bool {
-    let Some(c) = d.get_item(intern!(d.py(), "citations")).ok().flatten().filter(|v| !absent(v)) else {
+    let Some(c) = d
+        .get_item(intern!(d.py(), "citations"))
+        .ok()
+        .flatten()
+        .filter(|v| !absent(v))
+    else {
         return false;
     };
     let Ok(c) = as_plain(&c) else { return false };
