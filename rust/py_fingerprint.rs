@@ -9,9 +9,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::blocks::{Marker, Section, Ttl};
+use crate::canonical::write_i64;
 use crate::errors::Error;
-use crate::fingerprint::{write_f64, write_str};
+use crate::fingerprint::{write_bytes, write_f64, write_str};
 use crate::prefix::{api_location, Parsed, RawBlock, Settings};
+use crate::py_walk::{dump_model, is_sentinel, is_sentinel_fast, pydantic_base, utf8};
 
 const MAX_DEPTH: usize = 1000;
 /// Tool types that run on Anthropic's side: not fingerprinted as tools, their presence is context.
@@ -23,44 +25,25 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "object".to_owned(), |n| n.to_string())
 }
 
-/// The SDK's "not given" sentinels are absent wherever they appear (DESIGN §1).
-fn is_sentinel(obj: &Bound<'_, PyAny>) -> bool {
-    matches!(type_name(obj).as_str(), "NotGiven" | "Omit")
-}
-
+/// Null and the SDK's "not given" sentinels are absent wherever they appear (DESIGN §1).
 fn absent(obj: &Bound<'_, PyAny>) -> bool {
-    if obj.is_none() {
-        return true;
-    }
-    // The common JSON types first: naming an object's type allocates.
-    let common = obj.is_exact_instance_of::<PyString>()
-        || obj.is_exact_instance_of::<PyDict>()
-        || obj.is_exact_instance_of::<PyList>()
-        || obj.is_exact_instance_of::<PyInt>()
-        || obj.is_exact_instance_of::<PyBool>()
-        || obj.is_exact_instance_of::<PyFloat>();
-    !common && is_sentinel(obj)
+    obj.is_none() || is_sentinel_fast(obj)
 }
 
 fn py_error(err: &PyErr, py: Python<'_>, path: &str) -> Error {
     Error::unsupported_type(err.value(py).to_string(), path)
 }
 
-/// An SDK pydantic object as the dict the SDK would send; anything else unchanged.
+/// An SDK pydantic object as the dict the SDK would send (the same dump `make_key` uses); anything
+/// else unchanged.
 fn as_plain<'py>(obj: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, Error> {
-    if obj.is_instance_of::<PyDict>()
-        || !obj.hasattr("model_dump").unwrap_or(false)
-        || obj.is_instance_of::<pyo3::types::PyType>()
-    {
+    if obj.is_exact_instance_of::<PyDict>() {
         return Ok(obj.clone());
     }
-    let py = obj.py();
-    let kwargs = PyDict::new(py);
-    let set = |k: &str, v: Bound<'py, PyAny>| kwargs.set_item(k, v).map_err(|e| py_error(&e, py, ""));
-    set("mode", PyString::new(py, "json").into_any())?;
-    set("exclude_unset", PyBool::new(py, true).to_owned().into_any())?;
-    obj.call_method("model_dump", (), Some(&kwargs))
-        .map_err(|e| py_error(&e, py, ""))
+    match pydantic_base(obj.py()) {
+        Some(base) if obj.is_instance(base).unwrap_or(false) => dump_model(obj),
+        _ => Ok(obj.clone()),
+    }
 }
 
 fn as_dict<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Bound<'py, PyDict>, Error> {
@@ -88,18 +71,29 @@ fn as_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Vec<Bound<'py, P
     ))
 }
 
-fn key_str<'a>(k: &'a Bound<'_, PyAny>) -> Result<&'a str, Error> {
-    let s = k
-        .cast::<PyString>()
-        .map_err(|_| Error::unsupported_type(format!("object keys must be str, got {}", type_name(k)), ""))?;
-    s.to_str()
-        .map_err(|_| Error::canonicalization("a key with a lone surrogate is not valid json", ""))
+fn key_str<'a>(k: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
+    if !k.is_instance_of::<PyString>() {
+        return Err(Error::unsupported_type(
+            format!("object keys must be str, got {}", type_name(k)),
+            "",
+        ));
+    }
+    text_of(k)
+}
+
+/// A str's UTF-8 bytes: `CPython`'s own view of it, in place for ASCII (lone surrogates fail). Valid
+/// UTF-8 by construction, so it is written without re-validating.
+fn text_of<'a>(s: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
+    utf8(s)
 }
 
 fn str_of(s: &Bound<'_, PyString>) -> Result<String, Error> {
-    Ok(s.to_str()
-        .map_err(|_| Error::canonicalization("a string with a lone surrogate is not valid json", ""))?
-        .to_owned())
+    text_of(s.as_any()).map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+/// A key for an error path (only built when an error unwinds).
+fn key_text(key: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(key)
 }
 
 /// Writes Python values as JSON bytes in Python `json`'s spelling. `media_bytes` counts the bytes of
@@ -138,8 +132,60 @@ impl JsonOut {
 
     /// Writes `obj`; returns false (writing nothing) for an SDK sentinel, which is absent.
     pub fn value(&mut self, obj: &Bound<'_, PyAny>) -> Result<bool, Error> {
-        if let Ok(s) = obj.cast_exact::<PyString>() {
-            self.string(s)?;
+        // Exact-type checks first: one pointer compare each covers nearly every value.
+        if obj.is_exact_instance_of::<PyString>() {
+            write_bytes(&mut self.buf, text_of(obj)?);
+        } else if let Ok(d) = obj.cast_exact::<PyDict>() {
+            self.enter(obj)?;
+            self.dict(d, false)?;
+            self.stack.pop();
+        } else if let Ok(l) = obj.cast_exact::<PyList>() {
+            self.enter(obj)?;
+            self.list(l.iter())?;
+            self.stack.pop();
+        } else if obj.is_none() {
+            self.buf.extend_from_slice(b"null");
+        } else if let Ok(b) = obj.cast_exact::<PyBool>() {
+            self.buf.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+        } else if obj.is_exact_instance_of::<PyInt>() {
+            self.int(obj)?;
+        } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            self.float(f.value())?;
+        } else {
+            return self.other(obj);
+        }
+        Ok(true)
+    }
+
+    fn int(&mut self, obj: &Bound<'_, PyAny>) -> Result<(), Error> {
+        if let Ok(v) = obj.extract::<i64>() {
+            write_i64(&mut self.buf, v);
+        } else {
+            // Python writes big integers digit for digit; so do we.
+            let text = obj.str().map_err(|e| py_error(&e, obj.py(), ""))?;
+            self.buf.extend_from_slice(text.to_string().as_bytes());
+        }
+        Ok(())
+    }
+
+    fn float(&mut self, f: f64) -> Result<(), Error> {
+        write_f64(&mut self.buf, f).map_err(|what| Error::canonicalization(format!("{what} is not valid json"), ""))
+    }
+
+    /// Subclasses (enum members by value), tuples, sentinels and the SDK's pydantic objects.
+    fn other(&mut self, obj: &Bound<'_, PyAny>) -> Result<bool, Error> {
+        if obj.is_instance_of::<PyBool>() {
+            self.buf.extend_from_slice(if obj.is_truthy().unwrap_or(false) {
+                b"true"
+            } else {
+                b"false"
+            });
+        } else if obj.is_instance_of::<PyString>() {
+            write_bytes(&mut self.buf, text_of(obj)?);
+        } else if obj.is_instance_of::<PyInt>() {
+            self.int(obj)?;
+        } else if let Ok(f) = obj.cast::<PyFloat>() {
+            self.float(f.value())?;
         } else if let Ok(d) = obj.cast::<PyDict>() {
             self.enter(obj)?;
             self.dict(d, false)?;
@@ -148,23 +194,6 @@ impl JsonOut {
             self.enter(obj)?;
             self.list(l.iter())?;
             self.stack.pop();
-        } else if obj.is_none() {
-            self.buf.extend_from_slice(b"null");
-        } else if let Ok(b) = obj.cast::<PyBool>() {
-            self.buf.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
-        } else if let Ok(i) = obj.cast::<PyInt>() {
-            if let Ok(v) = i.extract::<i64>() {
-                self.buf.extend_from_slice(v.to_string().as_bytes());
-            } else {
-                // Python writes big integers digit for digit; so do we.
-                let text = i.str().map_err(|e| py_error(&e, obj.py(), ""))?;
-                self.buf.extend_from_slice(text.to_string().as_bytes());
-            }
-        } else if let Ok(f) = obj.cast::<PyFloat>() {
-            write_f64(&mut self.buf, f.value())
-                .map_err(|what| Error::canonicalization(format!("{what} is not valid json"), ""))?;
-        } else if let Ok(s) = obj.cast::<PyString>() {
-            self.string(s)?; // a str subclass, such as a str enum member: its value
         } else if let Ok(t) = obj.cast::<PyTuple>() {
             self.enter(obj)?;
             self.list(t.iter())?;
@@ -185,14 +214,6 @@ impl JsonOut {
             return Ok(written);
         }
         Ok(true)
-    }
-
-    fn string(&mut self, s: &Bound<'_, PyString>) -> Result<(), Error> {
-        let text = s
-            .to_str()
-            .map_err(|_| Error::canonicalization("a string with a lone surrogate is not valid json", ""))?;
-        write_str(&mut self.buf, text);
-        Ok(())
     }
 
     fn list<'py>(&mut self, items: impl Iterator<Item = Bound<'py, PyAny>>) -> Result<(), Error> {
@@ -220,19 +241,19 @@ impl JsonOut {
         let mut first = true;
         for (k, v) in d.iter() {
             let key = key_str(&k)?;
-            if structural && (key == "cache_control" || absent(&v)) {
+            if structural && (key == b"cache_control" || absent(&v)) {
                 continue;
             }
             let mark = self.buf.len();
             if !first {
                 self.buf.push(b',');
             }
-            write_str(&mut self.buf, key);
+            write_bytes(&mut self.buf, key);
             self.buf.push(b':');
             let start = self.buf.len();
-            if self.value(&v).map_err(|e| e.prefixed(key))? {
+            if self.value(&v).map_err(|e| e.prefixed(&key_text(key)))? {
                 first = false;
-                if key == "data" && v.is_instance_of::<PyString>() {
+                if key == b"data" && v.is_instance_of::<PyString>() {
                     self.media_bytes += self.buf.len() - start;
                 }
             } else {
@@ -520,19 +541,19 @@ impl<'py> Walker<'py> {
         let mut content = None;
         for (k, v) in d.iter() {
             let key = key_str(&k)?;
-            if key == "content" {
+            if key == b"content" {
                 content = Some(v);
                 continue;
             }
-            if key == "cache_control" || absent(&v) {
+            if key == b"cache_control" || absent(&v) {
                 continue;
             }
             if header.buf.len() > 1 {
                 header.buf.push(b',');
             }
-            write_str(&mut header.buf, key);
+            write_bytes(&mut header.buf, key);
             header.buf.push(b':');
-            header.value(&v).map_err(|e| e.prefixed(key))?;
+            header.value(&v).map_err(|e| e.prefixed(&key_text(key)))?;
         }
         header.buf.push(b'}');
         let Some(content) = content.filter(|c| !absent(c)) else {
@@ -668,16 +689,16 @@ impl<'py> Walker<'py> {
         out.buf.push(b'{');
         for (k, v) in d.iter() {
             let key = key_str(&k)?;
-            if key == "cache_control" || absent(&v) {
+            if key == b"cache_control" || absent(&v) {
                 continue;
             }
             if out.buf.len() > 1 {
                 out.buf.push(b',');
             }
-            write_str(&mut out.buf, key);
+            write_bytes(&mut out.buf, key);
             out.buf.push(b':');
-            if key != "content" {
-                out.value(&v).map_err(|e| e.prefixed(key))?;
+            if key != b"content" {
+                out.value(&v).map_err(|e| e.prefixed(&key_text(key)))?;
                 continue;
             }
             if let Ok(s) = v.cast::<PyString>() {
