@@ -497,6 +497,9 @@ impl<'py> Walker<'py> {
             if let Some(ttl) = marker {
                 // Decision: a marker on a server tool caches up to the tool block before it.
                 let block = self.parsed.blocks.len().checked_sub(1);
+                if let Some(previous) = block.map(|b| &mut self.parsed.blocks[b]) {
+                    previous.marker.get_or_insert(ttl);
+                }
                 self.parsed.markers.push(Marker {
                     ttl,
                     location: format!("tools.{i}"),

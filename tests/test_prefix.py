@@ -594,3 +594,58 @@ def test_a_bad_appended_message_names_its_index() -> None:
         chain.append({"role": "user", "content": [{"type": "text", "text": "x", "n": math.nan}]})
     assert err.value.path == "messages[3].content[0].n"
     assert len(chain) == 7  # unchanged
+
+
+def test_nested_and_server_tool_markers_count_with_their_own_locations() -> None:
+    req = request()
+    req["tools"].append({"type": "web_search_20250305", "name": "web_search", "cache_control": {"type": "ephemeral"}})
+    req["messages"].append(
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "search", "input": {"q": "x"}}]}
+    )
+    req["messages"].append(
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t1",
+                    "content": [
+                        {"type": "text", "text": "a", "cache_control": {"type": "ephemeral"}},
+                        {"type": "text", "text": "b", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+                    ],
+                }
+            ],
+        }
+    )
+    blocks = prefix_blocks(req)
+    # The server tool is not a block: its marker caches up to the tool before it.
+    assert [b.path for b in blocks[:2]] == ["tools[0]", "tools[1]"] and blocks[1].breakpoint == "5m"
+    assert blocks[-1].kind == "tool_result" and blocks[-1].breakpoint == "1h"
+    with pytest.raises(PromptCacheError, match=r"^messages\.4\.content\.0\.content\.1\.cache_control\.ttl: a ttl='1h'"):
+        _validate_breakpoints(req)
+    req["system"][0]["cache_control"] = {"type": "ephemeral"}
+    req["system"][1]["cache_control"] = {"type": "ephemeral"}
+    with pytest.raises(PromptCacheError, match="Found 5"):
+        _validate_breakpoints(req)
+
+
+def test_a_marker_on_a_thinking_block_is_rejected() -> None:
+    req = request()
+    req["messages"].append(
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "hm", "signature": "s", "cache_control": {"type": "ephemeral"}}
+            ],
+        }
+    )
+    assert prefix_blocks(req)[-1].cacheable is False
+    with pytest.raises(PromptCacheError, match=r"^messages\.3\.content\.0: cache_control cannot be set for thinking"):
+        _validate_breakpoints(req)
+
+
+def test_block_repr_names_the_block() -> None:
+    block = prefix_blocks(request())[2]
+    assert repr(block).startswith("Block(index=2, path='system[0]', kind='text', tokens=")
+    chain = PrefixChain(request())
+    assert repr(chain).startswith(f"PrefixChain(model='{MODEL}', blocks=7, digest='")
