@@ -99,7 +99,7 @@ json_leaf = (
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(alphabet=st.characters(exclude_categories=("Cs",)))
+    | st.text(alphabet=st.characters(exclude_categories=["Cs"]))
 )
 json_value = st.recursive(
     json_leaf,
@@ -109,7 +109,7 @@ json_value = st.recursive(
 
 
 @settings(max_examples=150, deadline=None)
-@given(tool_input=json_value, text=st.text(alphabet=st.characters(exclude_categories=("Cs",))))
+@given(tool_input=json_value, text=st.text(alphabet=st.characters(exclude_categories=["Cs"])))
 def test_digests_match_a_reference_implementation_byte_for_byte(tool_input: Any, text: str) -> None:
     # Floats as Python's repr writes them (1.0, 1e-07, 1e+16), raw non-ASCII, escapes as json.dumps.
     req = {
@@ -342,7 +342,7 @@ def test_top_level_marker_over_a_same_ttl_marker_is_a_no_op() -> None:
 
 
 def marked(n: int, ttls: list[str]) -> dict[str, Any]:
-    content = [{"type": "text", "text": f"block {i}"} for i in range(n)]
+    content: list[dict[str, Any]] = [{"type": "text", "text": f"block {i}"} for i in range(n)]
     for i, ttl in enumerate(ttls):
         if ttl:
             content[i]["cache_control"] = {"type": "ephemeral", "ttl": ttl}
@@ -514,7 +514,7 @@ message_strategy = st.builds(
         "content": parts[0] if len(parts) == 1 and parts[0] else [{"type": "text", "text": p} for p in parts],
     },
     st.sampled_from(["user", "assistant"]),
-    st.lists(st.text(max_size=20, alphabet=st.characters(exclude_categories=("Cs",))), min_size=1, max_size=3),
+    st.lists(st.text(max_size=20, alphabet=st.characters(exclude_categories=["Cs"])), min_size=1, max_size=3),
 )
 
 
@@ -649,3 +649,32 @@ def test_block_repr_names_the_block() -> None:
     assert repr(block).startswith("Block(index=2, path='system[0]', kind='text', tokens=")
     chain = PrefixChain(request())
     assert repr(chain).startswith(f"PrefixChain(model='{MODEL}', blocks=7, digest='")
+
+
+IMAGE = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+CITED = {
+    "type": "document",
+    "source": {"type": "text", "media_type": "text/plain", "data": "d"},
+    "citations": {"enabled": True},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["text", "image", "cited", "thinking"]), min_size=1, max_size=8))
+def test_a_chain_recomputes_exactly_when_a_whole_prompt_flag_flips(kinds: list[str]) -> None:
+    chain = PrefixChain(request(messages=[]))
+    messages: list[dict[str, Any]] = []
+    images = citations = False
+    for i, kind in enumerate(kinds):
+        block: dict[str, Any] = {
+            "text": {"type": "text", "text": f"turn {i}"},
+            "image": IMAGE,
+            "cited": CITED,
+            "thinking": {"type": "thinking", "thinking": "hm", "signature": "s"},
+        }[kind]
+        message = {"role": "assistant" if kind == "thinking" else "user", "content": [block]}
+        flips = (kind == "image" and not images) or (kind == "cited" and not citations)
+        images, citations = images or kind == "image", citations or kind == "cited"
+        assert chain.append(message) is flips
+        messages.append(message)
+    assert chain.blocks == prefix_blocks(request(messages=messages))
