@@ -666,12 +666,13 @@ def test_a_chain_recomputes_exactly_when_a_whole_prompt_flag_flips(kinds: list[s
     messages: list[dict[str, Any]] = []
     images = citations = False
     for i, kind in enumerate(kinds):
-        block: dict[str, Any] = {
+        choices: dict[str, dict[str, Any]] = {
             "text": {"type": "text", "text": f"turn {i}"},
             "image": IMAGE,
             "cited": CITED,
             "thinking": {"type": "thinking", "thinking": "hm", "signature": "s"},
-        }[kind]
+        }
+        block = choices[kind]
         message = {"role": "assistant" if kind == "thinking" else "user", "content": [block]}
         flips = (kind == "image" and not images) or (kind == "cited" and not citations)
         images, citations = images or kind == "image", citations or kind == "cited"
