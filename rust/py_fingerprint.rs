@@ -41,9 +41,25 @@ fn as_plain<'py>(obj: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, Error> {
         return Ok(obj.clone());
     }
     match pydantic_base(obj.py()) {
-        Some(base) if obj.is_instance(base).unwrap_or(false) => dump_model(obj),
-        _ => Ok(obj.clone()),
+        Some(base) if obj.is_instance(base).unwrap_or(false) => return dump_model(obj),
+        _ => {}
     }
+    // Any other `collections.abc.Mapping` (a `MappingProxyType`, a custom mapping) as a dict copy.
+    let py = obj.py();
+    let is_mapping = py
+        .import("collections.abc")
+        .and_then(|abc| abc.getattr("Mapping"))
+        .is_ok_and(|mapping| obj.is_instance(&mapping).unwrap_or(false));
+    if is_mapping && !obj.is_instance_of::<PyDict>() {
+        let copy = PyDict::new(py);
+        copy.update(
+            obj.cast::<pyo3::types::PyMapping>()
+                .map_err(|_| Error::unsupported_type("a mapping", ""))?,
+        )
+        .map_err(|e| py_error(&e, py, ""))?;
+        return Ok(copy.into_any());
+    }
+    Ok(obj.clone())
 }
 
 fn as_dict<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Bound<'py, PyDict>, Error> {

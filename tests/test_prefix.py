@@ -679,3 +679,21 @@ def test_a_chain_recomputes_exactly_when_a_whole_prompt_flag_flips(kinds: list[s
         assert chain.append(message) is flips
         messages.append(message)
     assert chain.blocks == prefix_blocks(request(messages=messages))
+
+
+def test_any_mapping_is_an_object() -> None:
+    from collections import OrderedDict
+    from types import MappingProxyType
+
+    req = request()
+    assert digests(MappingProxyType(req)) == digests(req)  # type: ignore[arg-type]
+    assert digests(OrderedDict(req)) == digests(req)
+    nested = request()
+    nested["messages"][1]["content"] = [MappingProxyType({"type": "text", "text": "Let me look."})]
+    assert digests(nested) == digests(request())
+
+
+def test_an_unknown_model_warns_at_the_callers_line() -> None:
+    with pytest.warns(UserWarning) as record:
+        prefix_blocks(request(model="gpt-5"))
+    assert record[0].filename == __file__
