@@ -9,9 +9,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::blocks::{Marker, Section, Ttl};
+use crate::canonical::write_i64;
 use crate::errors::Error;
-use crate::fingerprint::{write_f64, write_str};
+use crate::fingerprint::{write_bytes, write_f64, write_str};
 use crate::prefix::{api_location, Parsed, RawBlock, Settings};
+use crate::py_walk::{dump_model, is_sentinel, is_sentinel_fast, pydantic_base, utf8};
 
 const MAX_DEPTH: usize = 1000;
 /// Tool types that run on Anthropic's side: not fingerprinted as tools, their presence is context.
@@ -23,44 +25,41 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "object".to_owned(), |n| n.to_string())
 }
 
-/// The SDK's "not given" sentinels are absent wherever they appear (DESIGN §1).
-fn is_sentinel(obj: &Bound<'_, PyAny>) -> bool {
-    matches!(type_name(obj).as_str(), "NotGiven" | "Omit")
-}
-
+/// Null and the SDK's "not given" sentinels are absent wherever they appear (DESIGN §1).
 fn absent(obj: &Bound<'_, PyAny>) -> bool {
-    if obj.is_none() {
-        return true;
-    }
-    // The common JSON types first: naming an object's type allocates.
-    let common = obj.is_exact_instance_of::<PyString>()
-        || obj.is_exact_instance_of::<PyDict>()
-        || obj.is_exact_instance_of::<PyList>()
-        || obj.is_exact_instance_of::<PyInt>()
-        || obj.is_exact_instance_of::<PyBool>()
-        || obj.is_exact_instance_of::<PyFloat>();
-    !common && is_sentinel(obj)
+    obj.is_none() || is_sentinel_fast(obj)
 }
 
 fn py_error(err: &PyErr, py: Python<'_>, path: &str) -> Error {
     Error::unsupported_type(err.value(py).to_string(), path)
 }
 
-/// An SDK pydantic object as the dict the SDK would send; anything else unchanged.
+/// An SDK pydantic object as the dict the SDK would send (the same dump `make_key` uses); anything
+/// else unchanged.
 fn as_plain<'py>(obj: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, Error> {
-    if obj.is_instance_of::<PyDict>()
-        || !obj.hasattr("model_dump").unwrap_or(false)
-        || obj.is_instance_of::<pyo3::types::PyType>()
-    {
+    if obj.is_exact_instance_of::<PyDict>() {
         return Ok(obj.clone());
     }
+    match pydantic_base(obj.py()) {
+        Some(base) if obj.is_instance(base).unwrap_or(false) => return dump_model(obj),
+        _ => {}
+    }
+    // Any other `collections.abc.Mapping` (a `MappingProxyType`, a custom mapping) as a dict copy.
     let py = obj.py();
-    let kwargs = PyDict::new(py);
-    let set = |k: &str, v: Bound<'py, PyAny>| kwargs.set_item(k, v).map_err(|e| py_error(&e, py, ""));
-    set("mode", PyString::new(py, "json").into_any())?;
-    set("exclude_unset", PyBool::new(py, true).to_owned().into_any())?;
-    obj.call_method("model_dump", (), Some(&kwargs))
-        .map_err(|e| py_error(&e, py, ""))
+    let is_mapping = py
+        .import("collections.abc")
+        .and_then(|abc| abc.getattr("Mapping"))
+        .is_ok_and(|mapping| obj.is_instance(&mapping).unwrap_or(false));
+    if is_mapping && !obj.is_instance_of::<PyDict>() {
+        let copy = PyDict::new(py);
+        copy.update(
+            obj.cast::<pyo3::types::PyMapping>()
+                .map_err(|_| Error::unsupported_type("a mapping", ""))?,
+        )
+        .map_err(|e| py_error(&e, py, ""))?;
+        return Ok(copy.into_any());
+    }
+    Ok(obj.clone())
 }
 
 fn as_dict<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Bound<'py, PyDict>, Error> {
@@ -88,18 +87,29 @@ fn as_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> Result<Vec<Bound<'py, P
     ))
 }
 
-fn key_str<'a>(k: &'a Bound<'_, PyAny>) -> Result<&'a str, Error> {
-    let s = k
-        .cast::<PyString>()
-        .map_err(|_| Error::unsupported_type(format!("object keys must be str, got {}", type_name(k)), ""))?;
-    s.to_str()
-        .map_err(|_| Error::canonicalization("a key with a lone surrogate is not valid json", ""))
+fn key_str<'a>(k: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
+    if !k.is_instance_of::<PyString>() {
+        return Err(Error::unsupported_type(
+            format!("object keys must be str, got {}", type_name(k)),
+            "",
+        ));
+    }
+    text_of(k)
+}
+
+/// A str's UTF-8 bytes: `CPython`'s own view of it, in place for ASCII (lone surrogates fail). Valid
+/// UTF-8 by construction, so it is written without re-validating.
+fn text_of<'a>(s: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
+    utf8(s)
 }
 
 fn str_of(s: &Bound<'_, PyString>) -> Result<String, Error> {
-    Ok(s.to_str()
-        .map_err(|_| Error::canonicalization("a string with a lone surrogate is not valid json", ""))?
-        .to_owned())
+    text_of(s.as_any()).map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+/// A key for an error path (only built when an error unwinds).
+fn key_text(key: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(key)
 }
 
 /// Writes Python values as JSON bytes in Python `json`'s spelling. `media_bytes` counts the bytes of
@@ -138,8 +148,60 @@ impl JsonOut {
 
     /// Writes `obj`; returns false (writing nothing) for an SDK sentinel, which is absent.
     pub fn value(&mut self, obj: &Bound<'_, PyAny>) -> Result<bool, Error> {
-        if let Ok(s) = obj.cast_exact::<PyString>() {
-            self.string(s)?;
+        // Exact-type checks first: one pointer compare each covers nearly every value.
+        if obj.is_exact_instance_of::<PyString>() {
+            write_bytes(&mut self.buf, text_of(obj)?);
+        } else if let Ok(d) = obj.cast_exact::<PyDict>() {
+            self.enter(obj)?;
+            self.dict(d, false)?;
+            self.stack.pop();
+        } else if let Ok(l) = obj.cast_exact::<PyList>() {
+            self.enter(obj)?;
+            self.list(l.iter())?;
+            self.stack.pop();
+        } else if obj.is_none() {
+            self.buf.extend_from_slice(b"null");
+        } else if let Ok(b) = obj.cast_exact::<PyBool>() {
+            self.buf.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+        } else if obj.is_exact_instance_of::<PyInt>() {
+            self.int(obj)?;
+        } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            self.float(f.value())?;
+        } else {
+            return self.other(obj);
+        }
+        Ok(true)
+    }
+
+    fn int(&mut self, obj: &Bound<'_, PyAny>) -> Result<(), Error> {
+        if let Ok(v) = obj.extract::<i64>() {
+            write_i64(&mut self.buf, v);
+        } else {
+            // Python writes big integers digit for digit; so do we.
+            let text = obj.str().map_err(|e| py_error(&e, obj.py(), ""))?;
+            self.buf.extend_from_slice(text.to_string().as_bytes());
+        }
+        Ok(())
+    }
+
+    fn float(&mut self, f: f64) -> Result<(), Error> {
+        write_f64(&mut self.buf, f).map_err(|what| Error::canonicalization(format!("{what} is not valid json"), ""))
+    }
+
+    /// Subclasses (enum members by value), tuples, sentinels and the SDK's pydantic objects.
+    fn other(&mut self, obj: &Bound<'_, PyAny>) -> Result<bool, Error> {
+        if obj.is_instance_of::<PyBool>() {
+            self.buf.extend_from_slice(if obj.is_truthy().unwrap_or(false) {
+                b"true"
+            } else {
+                b"false"
+            });
+        } else if obj.is_instance_of::<PyString>() {
+            write_bytes(&mut self.buf, text_of(obj)?);
+        } else if obj.is_instance_of::<PyInt>() {
+            self.int(obj)?;
+        } else if let Ok(f) = obj.cast::<PyFloat>() {
+            self.float(f.value())?;
         } else if let Ok(d) = obj.cast::<PyDict>() {
             self.enter(obj)?;
             self.dict(d, false)?;
@@ -148,23 +210,6 @@ impl JsonOut {
             self.enter(obj)?;
             self.list(l.iter())?;
             self.stack.pop();
-        } else if obj.is_none() {
-            self.buf.extend_from_slice(b"null");
-        } else if let Ok(b) = obj.cast::<PyBool>() {
-            self.buf.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
-        } else if let Ok(i) = obj.cast::<PyInt>() {
-            if let Ok(v) = i.extract::<i64>() {
-                self.buf.extend_from_slice(v.to_string().as_bytes());
-            } else {
-                // Python writes big integers digit for digit; so do we.
-                let text = i.str().map_err(|e| py_error(&e, obj.py(), ""))?;
-                self.buf.extend_from_slice(text.to_string().as_bytes());
-            }
-        } else if let Ok(f) = obj.cast::<PyFloat>() {
-            write_f64(&mut self.buf, f.value())
-                .map_err(|what| Error::canonicalization(format!("{what} is not valid json"), ""))?;
-        } else if let Ok(s) = obj.cast::<PyString>() {
-            self.string(s)?; // a str subclass, such as a str enum member: its value
         } else if let Ok(t) = obj.cast::<PyTuple>() {
             self.enter(obj)?;
             self.list(t.iter())?;
@@ -185,14 +230,6 @@ impl JsonOut {
             return Ok(written);
         }
         Ok(true)
-    }
-
-    fn string(&mut self, s: &Bound<'_, PyString>) -> Result<(), Error> {
-        let text = s
-            .to_str()
-            .map_err(|_| Error::canonicalization("a string with a lone surrogate is not valid json", ""))?;
-        write_str(&mut self.buf, text);
-        Ok(())
     }
 
     fn list<'py>(&mut self, items: impl Iterator<Item = Bound<'py, PyAny>>) -> Result<(), Error> {
@@ -220,19 +257,19 @@ impl JsonOut {
         let mut first = true;
         for (k, v) in d.iter() {
             let key = key_str(&k)?;
-            if structural && (key == "cache_control" || absent(&v)) {
+            if structural && (key == b"cache_control" || absent(&v)) {
                 continue;
             }
             let mark = self.buf.len();
             if !first {
                 self.buf.push(b',');
             }
-            write_str(&mut self.buf, key);
+            write_bytes(&mut self.buf, key);
             self.buf.push(b':');
             let start = self.buf.len();
-            if self.value(&v).map_err(|e| e.prefixed(key))? {
+            if self.value(&v).map_err(|e| e.prefixed(&key_text(key)))? {
                 first = false;
-                if key == "data" && v.is_instance_of::<PyString>() {
+                if key == b"data" && v.is_instance_of::<PyString>() {
                     self.media_bytes += self.buf.len() - start;
                 }
             } else {
@@ -292,25 +329,56 @@ fn json(value: &Bound<'_, PyAny>, path: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// Builds `Parsed` from a request; `blocks` come out with `tokens == 0` (the caller counts them).
+/// The top-level members the prefix reads; everything else in a request is ignored here.
+const TOP: [&str; 9] = [
+    "model",
+    "tools",
+    "system",
+    "messages",
+    "tool_choice",
+    "thinking",
+    "output_config",
+    "speed",
+    "cache_control",
+];
+
 pub struct Walker<'py> {
     pub parsed: Parsed,
-    extra_body: Option<Bound<'py, PyDict>>,
-    request: Option<Bound<'py, PyDict>>,
+    /// The values of the `TOP` members, `extra_body` merged in (one pass over each dict, no lookups).
+    top: [Option<Bound<'py, PyAny>>; TOP.len()],
     /// Keep the text of text and thinking blocks (`diff` reports offsets in it).
     pub keep_text: bool,
+}
+
+fn collect_top<'py>(
+    d: &Bound<'py, PyDict>,
+    top: &mut [Option<Bound<'py, PyAny>>; TOP.len()],
+) -> Option<Bound<'py, PyAny>> {
+    let mut extra_body = None;
+    for (k, v) in d.iter() {
+        let Ok(key) = k.cast::<PyString>() else { continue };
+        let Ok(name) = key.to_str() else { continue };
+        if name == "extra_body" {
+            extra_body = Some(v);
+        } else if let Some(i) = TOP.iter().position(|t| *t == name) {
+            top[i] = Some(v);
+        }
+    }
+    extra_body
 }
 
 impl<'py> Walker<'py> {
     pub fn new(request: &Bound<'py, PyAny>) -> Result<Walker<'py>, Error> {
         let request = as_dict(request, "the request")?;
-        let extra_body = match request.get_item(intern!(request.py(), "extra_body")).ok().flatten().filter(|v| !absent(v)) {
-            Some(v) => Some(as_dict(&v, "extra_body").map_err(|e| e.prefixed("extra_body"))?),
-            None => None,
-        };
+        let mut top = Default::default();
+        // `extra_body` is merged as the SDK merges it: shallow, its members win.
+        if let Some(extra) = collect_top(&request, &mut top).filter(|v| !absent(v)) {
+            let extra = as_dict(&extra, "extra_body").map_err(|e| e.prefixed("extra_body"))?;
+            collect_top(&extra, &mut top);
+        }
         Ok(Walker {
             parsed: Parsed::default(),
-            extra_body,
-            request: Some(request),
+            top,
             keep_text: false,
         })
     }
@@ -319,18 +387,15 @@ impl<'py> Walker<'py> {
     pub fn for_append() -> Walker<'py> {
         Walker {
             parsed: Parsed::default(),
-            extra_body: None,
-            request: None,
+            top: Default::default(),
             keep_text: false,
         }
     }
 
-    /// A top-level member as the SDK sends it: `extra_body` wins (shallow merge), null is absent.
+    /// A top-level member (null and the SDK's sentinels are absent).
     fn get(&self, name: &str) -> Option<Bound<'py, PyAny>> {
-        let pick = |d: &Option<Bound<'py, PyDict>>| d.as_ref().and_then(|d| d.get_item(name).ok().flatten());
-        pick(&self.extra_body)
-            .or_else(|| pick(&self.request))
-            .filter(|v| !absent(v))
+        let i = TOP.iter().position(|t| *t == name)?;
+        self.top[i].clone().filter(|v| !absent(v))
     }
 
     pub fn walk(mut self) -> Result<Parsed, Error> {
@@ -405,7 +470,12 @@ impl<'py> Walker<'py> {
         }
         if let Some(config) = self.get("output_config") {
             let config = as_dict(&config, "output_config").map_err(|e| e.prefixed("output_config"))?;
-            if let Some(effort) = config.get_item(intern!(config.py(), "effort")).ok().flatten().filter(|v| !absent(v)) {
+            if let Some(effort) = config
+                .get_item(intern!(config.py(), "effort"))
+                .ok()
+                .flatten()
+                .filter(|v| !absent(v))
+            {
                 let json = json(&effort, "output_config.effort")?;
                 // The docs: setting effort explicitly to its default ("high") does not invalidate.
                 if json != b"\"high\"" {
@@ -443,13 +513,24 @@ impl<'py> Walker<'py> {
             if let Some(ttl) = marker {
                 // Decision: a marker on a server tool caches up to the tool block before it.
                 let block = self.parsed.blocks.len().checked_sub(1);
-                self.parsed.markers.push(Marker { ttl, location: format!("tools.{i}"), block });
+                if let Some(previous) = block.map(|b| &mut self.parsed.blocks[b]) {
+                    previous.marker.get_or_insert(ttl);
+                }
+                self.parsed.markers.push(Marker {
+                    ttl,
+                    location: format!("tools.{i}"),
+                    block,
+                });
             }
             return Ok(());
         }
         if let Some(ttl) = marker {
             let block = Some(self.parsed.blocks.len());
-            self.parsed.markers.push(Marker { ttl, location: format!("tools.{i}"), block });
+            self.parsed.markers.push(Marker {
+                ttl,
+                location: format!("tools.{i}"),
+                block,
+            });
         }
         self.parsed.blocks.push(RawBlock {
             section: Section::Tools,
@@ -479,19 +560,19 @@ impl<'py> Walker<'py> {
         let mut content = None;
         for (k, v) in d.iter() {
             let key = key_str(&k)?;
-            if key == "content" {
+            if key == b"content" {
                 content = Some(v);
                 continue;
             }
-            if key == "cache_control" || absent(&v) {
+            if key == b"cache_control" || absent(&v) {
                 continue;
             }
             if header.buf.len() > 1 {
                 header.buf.push(b',');
             }
-            write_str(&mut header.buf, key);
+            write_bytes(&mut header.buf, key);
             header.buf.push(b':');
-            header.value(&v).map_err(|e| e.prefixed(key))?;
+            header.value(&v).map_err(|e| e.prefixed(&key_text(key)))?;
         }
         header.buf.push(b'}');
         let Some(content) = content.filter(|c| !absent(c)) else {
@@ -548,7 +629,12 @@ impl<'py> Walker<'py> {
                     ))
                 }
             },
-            None => return Err(Error::prompt_cache(format!("{}.type: Field required", location()), "type")),
+            None => {
+                return Err(Error::prompt_cache(
+                    format!("{}.type: Field required", location()),
+                    "type",
+                ))
+            }
         };
         let marker = match d.get_item(intern!(d.py(), "cache_control")).ok().flatten() {
             Some(cc) => parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?,
@@ -580,7 +666,11 @@ impl<'py> Walker<'py> {
         match raw.kind.as_str() {
             "text" | "thinking" => {
                 let field = if raw.kind == "text" { "text" } else { "thinking" };
-                let key = if raw.kind == "text" { intern!(d.py(), "text") } else { intern!(d.py(), "thinking") };
+                let key = if raw.kind == "text" {
+                    intern!(d.py(), "text")
+                } else {
+                    intern!(d.py(), "thinking")
+                };
                 if let Some(text) = d
                     .get_item(key)
                     .ok()
@@ -618,16 +708,16 @@ impl<'py> Walker<'py> {
         out.buf.push(b'{');
         for (k, v) in d.iter() {
             let key = key_str(&k)?;
-            if key == "cache_control" || absent(&v) {
+            if key == b"cache_control" || absent(&v) {
                 continue;
             }
             if out.buf.len() > 1 {
                 out.buf.push(b',');
             }
-            write_str(&mut out.buf, key);
+            write_bytes(&mut out.buf, key);
             out.buf.push(b':');
-            if key != "content" {
-                out.value(&v).map_err(|e| e.prefixed(key))?;
+            if key != b"content" {
+                out.value(&v).map_err(|e| e.prefixed(&key_text(key)))?;
                 continue;
             }
             if let Ok(s) = v.cast::<PyString>() {
@@ -677,7 +767,12 @@ impl<'py> Walker<'py> {
 }
 
 fn citations_enabled(d: &Bound<'_, PyDict>) -> bool {
-    let Some(c) = d.get_item(intern!(d.py(), "citations")).ok().flatten().filter(|v| !absent(v)) else {
+    let Some(c) = d
+        .get_item(intern!(d.py(), "citations"))
+        .ok()
+        .flatten()
+        .filter(|v| !absent(v))
+    else {
         return false;
     };
     let Ok(c) = as_plain(&c) else { return false };

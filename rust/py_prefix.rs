@@ -35,7 +35,8 @@ impl Tokenizer {
                 tokens::label(family)
             );
             let message = CString::new(message).unwrap_or_default();
-            PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 2)?;
+            // Stack level 1: the Python line that called into promptkey (native calls have no frame).
+            PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 1)?;
         }
         Ok(Tokenizer::Estimate(family))
     }
