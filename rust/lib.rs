@@ -20,6 +20,7 @@ pub mod py_simulator;
 pub mod py_walk;
 pub mod simulator;
 pub mod tokens;
+pub mod volatile;
 
 use pyo3::prelude::*;
 
