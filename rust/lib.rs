@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod canonical;
 pub mod diff;
 pub mod errors;
+pub mod explain;
 pub mod fingerprint;
 pub mod key_material;
 pub mod models;
