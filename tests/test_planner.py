@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -336,3 +337,36 @@ def test_cold_and_warm_costs_are_what_the_simulator_bills(
     sim = PromptCacheSimulator(tokenizer=tok)
     assert billed(sim.submit(out, now=0.0)) == pytest.approx(p.cold_cost)
     assert billed(sim.submit(out, now=1.0)) == pytest.approx(p.warm_cost)
+
+
+# --- the volatile-content scanner against a regex reference -----------------------------------------
+
+_REFERENCE = re.compile(
+    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    r"|(?P<timestamp>\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)"
+    r"|(?P<date>\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b)"
+    r"|(?P<time>\b(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\b)"
+    r"|(?P<unix>\b1[5-9]\d{8}(?:\d{3})?\b)"
+    r"|(?P<id>\b(?:req|msg|toolu|run|sess)_[A-Za-z0-9]{12,}\b)"
+)
+_KINDS = {
+    "uuid": "a uuid",
+    "timestamp": "a timestamp",
+    "date": "a date",
+    "time": "a time of day",
+    "unix": "a unix timestamp",
+    "id": "an id",
+}
+_PIECES = st.sampled_from(
+    ["2026-11-21", "1999-12-31", "2026-13-01", "T", " ", "09:15", ":02", "23:59:59", "24:00:00", "1763683200",
+     "123", "req_", "msg_", "abcdef012345", "3f2b8c1e", "-9d4a", "-1c5d7f9b0a3e", "_", "x", "-", ".", "0"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=12).map("".join))
+def test_volatile_scanner_matches_the_regex(text: str) -> None:
+    m = _REFERENCE.search(text)
+    expected = (_KINDS[m.lastgroup or ""], m.start(), m.group(0)) if m else None
+    found = promptkey._core._volatile(text, "p")
+    assert (found[1:] if found else None) == expected
