@@ -87,6 +87,15 @@ def test_write_without_split_is_5m_and_split_decides() -> None:
     assert (with_split.cache_write_5m, with_split.cache_write_1h) == (0.0, pytest.approx(1000 * 2.0 / M))
 
 
+def test_an_empty_split_beside_a_write_is_no_split() -> None:
+    # anthropic-sdk-java#353: web-search turns reported cache_creation 0/0 with a non-zero write
+    usage = {
+        "cache_creation_input_tokens": 500,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+    }
+    assert usage_tokens(usage).cache_write_5m == 500
+
+
 def test_batch_halves_every_field_including_baseline() -> None:
     usage = {"input_tokens": 10, "cache_read_input_tokens": 20, "cache_creation_input_tokens": 30, "output_tokens": 40}
     full, half = cost(usage, "claude-opus-4-5"), cost(usage, "claude-opus-4-5", batch=True)
