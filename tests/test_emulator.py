@@ -702,3 +702,13 @@ def test_clock_ticks_or_stays_frozen() -> None:
         frozen.advance(-1)
     frozen.set(10.0)
     assert frozen.time() == 10.0
+
+
+def test_models_endpoint_lists_the_priced_models(emu: Emulator) -> None:
+    c = client(emu)
+    listed = [m.id for m in c.models.list(limit=5)]  # the SDK pages through after_id
+    assert "claude-sonnet-4-6" in listed and len(listed) == len(set(listed)) > 20
+    info = c.models.retrieve("claude-sonnet-4-6")
+    assert info.display_name == "Claude Sonnet 4.6" and info.line == "sonnet"
+    with pytest.raises(anthropic.NotFoundError, match="model: gpt-9"):
+        c.models.retrieve("gpt-9")

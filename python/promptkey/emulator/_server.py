@@ -11,6 +11,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -284,6 +285,28 @@ class Emulator:
         return self._latency["per_output_token"] * tokens
 
 
+def _model_names() -> list[str]:
+    from promptkey.prices import load_prices
+
+    return load_prices().models
+
+
+def _model_info(alias: str) -> dict[str, Any]:
+    """A `ModelInfo` for an alias; *decision*: the creation date is not in our data, so a fixed one is shown."""
+    words = alias.removeprefix("claude-").split("-")
+    family = next((w for w in words if not w.isdigit()), "")
+    version = ".".join(w for w in words if w.isdigit())
+    line = family if family in ("haiku", "sonnet", "opus", "fable", "mythos") else None
+    return {
+        "type": "model",
+        "id": alias,
+        "display_name": f"Claude {family.title()} {version}".strip(),
+        "created_at": "2025-01-01T00:00:00Z",
+        "lifecycle": "active",
+        "line": line,
+    }
+
+
 def _message_id(seq: int, body: Mapping[str, Any]) -> str:
     digest = hashlib.sha256(f"{seq}:{body.get('model')}".encode()).hexdigest()
     return f"msg_emu{digest[:20]}"
@@ -344,11 +367,47 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 raise ApiError(400, "request body is not valid json") from None
 
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             if path == "/_emulator/stats":
                 self._send(200, {**emu.stats, "time": emu.clock.time()}, "req_emu_stats")
                 return
+            if path == "/v1/models" or path.startswith("/v1/models/"):
+                self._models(path, query)
+                return
             self._not_found()
+
+        def _models(self, path: str, query: str) -> None:
+            """`client.models.list()` / `.retrieve(id)`: the models the price table knows."""
+            rid = "req_emu_models"
+            if scope_of(self.headers) is None:
+                err = ApiError(401, "x-api-key header is required")
+                body = {"type": "error", "error": {"type": err.error_type, "message": err.message}, "request_id": rid}
+                self._send(401, body, rid)
+                return
+            models = [_model_info(name) for name in _model_names()]
+            if path != "/v1/models":
+                wanted = urllib.parse.unquote(path.removeprefix("/v1/models/"))
+                found = next((m for m in models if m["id"] == wanted), None)
+                if found is None:
+                    err = ApiError(404, f"model: {wanted}")
+                    body = {
+                        "type": "error",
+                        "error": {"type": err.error_type, "message": err.message},
+                        "request_id": rid,
+                    }
+                    self._send(404, body, rid)
+                else:
+                    self._send(200, found, rid)
+                return
+            params = urllib.parse.parse_qs(query)
+            after = params.get("after_id", [None])[0]
+            if after is not None:
+                ids = [m["id"] for m in models]
+                models = models[ids.index(after) + 1 :] if after in ids else []
+            limit = max(1, min(1000, int(params.get("limit", ["20"])[0] or 20)))
+            page = models[:limit]
+            first, last = (page[0]["id"], page[-1]["id"]) if page else (None, None)
+            self._send(200, {"data": page, "has_more": len(models) > limit, "first_id": first, "last_id": last}, rid)
 
         def _not_found(self) -> None:
             length = int(self.headers.get("content-length") or 0)
