@@ -712,3 +712,30 @@ def test_models_endpoint_lists_the_priced_models(emu: Emulator) -> None:
     assert info.display_name == "Claude Sonnet 4.6" and info.line == "sonnet"
     with pytest.raises(anthropic.NotFoundError, match="model: gpt-9"):
         c.models.retrieve("gpt-9")
+
+
+def test_count_tokens_never_changes_the_cache(emu: Emulator) -> None:
+    c = client(emu)
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "system": [{"type": "text", "text": text(1100), "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    for _ in range(3):
+        c.messages.count_tokens(**params)
+    first = c.messages.create(max_tokens=5, **params).usage
+    assert (first.cache_creation_input_tokens, first.cache_read_input_tokens) == (1100, 0)
+
+
+def test_min_tokens_decides_what_is_cached() -> None:
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 5,
+        "system": [{"type": "text", "text": text(1100), "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    with serve(tokenizer=words, min_tokens=2048) as emu:  # below the minimum: no error, no caching
+        u = client(emu).messages.create(**params).usage
+        assert (u.input_tokens, u.cache_creation_input_tokens) == (1101, 0)
+    with serve(tokenizer=words, min_tokens={MODEL: 100}) as emu:
+        assert client(emu).messages.create(**params).usage.cache_creation_input_tokens == 1100
