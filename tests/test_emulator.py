@@ -739,3 +739,31 @@ def test_min_tokens_decides_what_is_cached() -> None:
         assert (u.input_tokens, u.cache_creation_input_tokens) == (1101, 0)
     with serve(tokenizer=words, min_tokens={MODEL: 100}) as emu:
         assert client(emu).messages.create(**params).usage.cache_creation_input_tokens == 1100
+
+
+def test_extended_thinking_answers_with_a_signed_thinking_block(emu: Emulator) -> None:
+    c = client(emu)
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 2000,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [{"role": "user", "content": "why is the sky blue"}],
+    }
+    message = c.messages.create(**params)
+    thinking, answer = message.content
+    assert thinking.type == "thinking" and thinking.thinking == "The request is 5 words long." and thinking.signature
+    assert answer.type == "text" and answer.text == "why is the sky blue"
+    assert message.usage.output_tokens == 6 + 5  # thinking counts as output
+    with c.messages.stream(**params) as stream:
+        streamed = stream.get_final_message()
+    assert [b.model_dump() for b in streamed.content] == [b.model_dump() for b in message.content]
+    follow_up = [
+        *params["messages"],
+        {"role": "assistant", "content": message.content},
+        {"role": "user", "content": "and at dusk"},
+    ]
+    assert c.messages.create(**{**params, "messages": follow_up}).content[-1].text == "and at dusk"
+    with pytest.raises(anthropic.BadRequestError, match="budget_tokens: Input should be greater than or equal to 1024"):
+        c.messages.create(**{**params, "thinking": {"type": "enabled", "budget_tokens": 100}})
+    with pytest.raises(anthropic.BadRequestError, match="must be greater than `thinking.budget_tokens`"):
+        c.messages.create(**{**params, "max_tokens": 1024})

@@ -260,7 +260,11 @@ def handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             self._event("ping", {"type": "ping"})
             plan: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
             for block in message["content"]:
-                if block["type"] == "tool_use":
+                if block["type"] == "thinking":
+                    parts = [{"type": "thinking_delta", "thinking": c} for c in _chunks(block["thinking"]) if c]
+                    parts.append({"type": "signature_delta", "signature": block["signature"]})
+                    plan.append(({"type": "thinking", "thinking": "", "signature": ""}, parts))
+                elif block["type"] == "tool_use":
                     raw = json.dumps(block["input"], ensure_ascii=False)
                     parts = [
                         {"type": "input_json_delta", "partial_json": raw[i : i + 24]} for i in range(0, len(raw), 24)

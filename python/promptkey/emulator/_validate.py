@@ -172,6 +172,21 @@ def validate(body: Any, *, version: str, count_only: bool = False) -> None:
             if tool["name"] in names:
                 raise _bad(f"tools: Tool names must be unique. Found duplicate: {tool['name']}")
             names.add(tool["name"])
+    thinking = body.get("thinking")
+    if thinking is not None:
+        if not isinstance(thinking, Mapping) or thinking.get("type") not in ("enabled", "disabled", "adaptive"):
+            raise _bad("thinking.type: Input should be 'enabled', 'disabled' or 'adaptive'")
+        if thinking["type"] == "enabled":
+            budget = thinking.get("budget_tokens")
+            if isinstance(budget, bool) or not isinstance(budget, int):
+                raise _bad("thinking.enabled.budget_tokens: Field required")
+            if budget < 1024:
+                raise _bad("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+            if not count_only and body["max_tokens"] <= budget:
+                raise _bad(
+                    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation "
+                    "at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
+                )
     choice = body.get("tool_choice")
     if choice is not None:
         if not isinstance(choice, Mapping) or choice.get("type") not in ("auto", "any", "tool", "none"):
