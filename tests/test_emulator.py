@@ -767,3 +767,19 @@ def test_extended_thinking_answers_with_a_signed_thinking_block(emu: Emulator) -
         c.messages.create(**{**params, "thinking": {"type": "enabled", "budget_tokens": 100}})
     with pytest.raises(anthropic.BadRequestError, match="must be greater than `thinking.budget_tokens`"):
         c.messages.create(**{**params, "max_tokens": 1024})
+
+
+def test_beta_requests_may_carry_members_the_emulator_does_not_know(emu: Emulator) -> None:
+    c = client(emu)
+    message = c.beta.messages.create(
+        model=MODEL,
+        max_tokens=5,
+        messages=[{"role": "user", "content": "beta"}],
+        betas=["compact-2026-01-12"],
+        extra_body={"compaction": {"x": 1}},
+    )
+    assert message.content[0].text == "beta"
+    with pytest.raises(anthropic.BadRequestError, match="compaction: Extra inputs are not permitted"):
+        c.messages.create(
+            model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x"}], extra_body={"compaction": {}}
+        )

@@ -209,7 +209,8 @@ def handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                         retry = f"{emu._retry_after:g}"
                         self._error(ApiError(int(fault), _FAULT_TEXT[fault]), rid, {"retry-after": retry})
                         return
-                validate(body, version=version, count_only=count_only)
+                beta = "beta=true" in self.path.partition("?")[2] or bool(self.headers.get("anthropic-beta"))
+                validate(body, version=version, count_only=count_only, beta=beta)
                 if count_only:
                     total = emu._count_tokens(body)
                     emu._record(200, None, self._entry)

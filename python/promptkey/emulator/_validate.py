@@ -55,7 +55,7 @@ _KNOWN = frozenset(
 )
 _COUNT_KNOWN = frozenset(
     {"model", "messages", "system", "tools", "tool_choice", "cache_control", "mcp_servers", "output_config", "speed"}
-    | {"thinking", "context_management"}
+    | {"thinking", "context_management", "output_format", "user_profile_id", "workspace_id"}
 )
 
 
@@ -89,8 +89,10 @@ def _check_text_blocks(blocks: Any, where: str) -> None:
                 raise _bad(f"{where.split('.')[0]}: text content blocks must contain non-whitespace text")
 
 
-def validate(body: Any, *, version: str, count_only: bool = False) -> None:
-    """Raise `ApiError` (400) for what the API would reject; return None for a request it would accept."""
+def validate(body: Any, *, version: str, count_only: bool = False, beta: bool = False) -> None:
+    """Raise `ApiError` (400) for what the API would reject; return None for a request it would accept.
+    Beta requests (an `anthropic-beta` header, or `?beta=true`) may carry members this emulator does not know:
+    they are not checked."""
     if not isinstance(body, Mapping):
         raise _bad("request body must be a json object")
     if version != "2023-06-01":  # 2026-10-21 removed sampling parameters, even at their default values
@@ -99,7 +101,7 @@ def validate(body: Any, *, version: str, count_only: bool = False) -> None:
                 raise _bad(f"{name}: Extra inputs are not permitted")
     known = _COUNT_KNOWN if count_only else _KNOWN
     for name in body:
-        if name not in known and not (version == "2023-06-01" and name in _SAMPLING and not count_only):
+        if not beta and name not in known and not (version == "2023-06-01" and name in _SAMPLING and not count_only):
             raise _bad(f"{name}: Extra inputs are not permitted")
     required = ("model", "messages") if count_only else ("max_tokens", "messages", "model")
     for name in required:
