@@ -3,8 +3,9 @@
 - ``simulator replay``: 10,000 multi-turn requests (250 interleaved conversations of 40 turns, a shared
   system prompt with a 1h breakpoint, top-level automatic caching on every request), replayed into a
   fresh `PromptCacheSimulator`. The subject submits requests prepared beforehand (the chains already
-  built, as the emulator and trace replay hold them) through `submit_many`; the other rows show the
-  same replay one `submit` call at a time, and from the raw request dicts (blocks built per call).
+  built, as the emulator and trace replay hold them) one `submit` call at a time; the other columns
+  show the same replay through `submit_many` (which also keeps the 10,000 usage dicts alive) and from
+  the raw request dicts (blocks built on every call).
   requests/s = 1 / (time per call).
 - ``plan MEDIUM``: `promptkey.plan` on benches/payloads.py MEDIUM, next to `prefix_blocks` of the same
   payload (the floor: plan reads the request once, then optimizes).
@@ -64,7 +65,7 @@ def _info(benchmark: Any, impl: str, role: str) -> None:
 
 
 def test_replay_prepared_submit_many(benchmark: Any) -> None:
-    _info(benchmark, "submit_many(prepared)", "subject")
+    _info(benchmark, "submit_many(prepared)", "competitor")
 
     def run() -> list[dict[str, Any]]:
         return promptkey.PromptCacheSimulator().submit_many(PREPARED)
@@ -78,7 +79,7 @@ def test_replay_prepared_submit_many(benchmark: Any) -> None:
 
 
 def test_replay_prepared_submit_loop(benchmark: Any) -> None:
-    _info(benchmark, "submit(prepared) loop", "competitor")
+    _info(benchmark, "submit(prepared) loop", "subject")
 
     def run() -> None:
         sim = promptkey.PromptCacheSimulator()
@@ -104,13 +105,13 @@ def test_replay_raw_requests(benchmark: Any) -> None:
 
 def test_plan_medium(benchmark: Any) -> None:
     benchmark.group = "plan MEDIUM"
-    benchmark.extra_info.update({"suite": "simulator", "case": "plan MEDIUM", "impl": "plan", "role": "subject"})
+    benchmark.extra_info.update({"suite": "planner", "case": "plan MEDIUM", "impl": "plan", "role": "subject"})
     benchmark(promptkey.plan, MEDIUM)
 
 
 def test_prefix_blocks_medium(benchmark: Any) -> None:
     benchmark.group = "plan MEDIUM"
     benchmark.extra_info.update(
-        {"suite": "simulator", "case": "plan MEDIUM", "impl": "prefix_blocks (floor)", "role": "floor"}
+        {"suite": "planner", "case": "plan MEDIUM", "impl": "prefix_blocks (floor)", "role": "floor"}
     )
     benchmark(promptkey._core.prefix_blocks, MEDIUM)

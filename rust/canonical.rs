@@ -23,6 +23,12 @@ pub trait Sink {
     fn put_run(&mut self, bytes: &[u8]) {
         self.put(bytes);
     }
+    /// `"` + `text` + `"` for text without escapes: one capacity check instead of three.
+    fn put_quoted(&mut self, text: &[u8]) {
+        self.put_byte(b'"');
+        self.put_run(text);
+        self.put_byte(b'"');
+    }
 }
 
 impl Sink for Vec<u8> {
@@ -33,6 +39,13 @@ impl Sink for Vec<u8> {
     #[inline]
     fn put_byte(&mut self, byte: u8) {
         self.push(byte);
+    }
+    #[inline]
+    fn put_quoted(&mut self, text: &[u8]) {
+        self.reserve(text.len() + 2);
+        self.push(b'"');
+        self.extend_from_slice(text);
+        self.push(b'"');
     }
 }
 
@@ -57,6 +70,12 @@ const BUFFER: usize = 8 * 1024;
 /// Runs at least this long skip the buffer: copying them would cost more than one extra `update` call.
 const DIRECT_RUN: usize = 512;
 
+thread_local! {
+    /// One spare buffer per thread: a fresh 8 KiB allocation per key costs as much as hashing a small
+    /// request (and its free can trigger malloc consolidation).
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// A sink that hashes what it is given: SHA-256, or HMAC-SHA256 when a secret is set.
 pub struct HashSink {
     buf: Vec<u8>,
@@ -72,10 +91,12 @@ impl HashSink {
                 <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("hmac takes any key length"),
             )),
         };
-        HashSink {
-            buf: Vec::with_capacity(BUFFER),
-            hasher,
+        let mut buf = SPARE.take();
+        buf.clear();
+        if buf.capacity() < BUFFER {
+            buf = Vec::with_capacity(BUFFER);
         }
+        HashSink { buf, hasher }
     }
 
     /// Hands the buffered bytes to the hasher (before `update_direct`, so the order is kept).
@@ -95,6 +116,7 @@ impl HashSink {
 
     pub fn finish(mut self) -> [u8; 32] {
         self.flush();
+        SPARE.set(std::mem::take(&mut self.buf));
         match self.hasher {
             Hasher::Sha(h) => h.finalize().into(),
             Hasher::Hmac(h) => h.finalize().into_bytes().into(),
@@ -102,7 +124,18 @@ impl HashSink {
     }
 
     pub fn hex(self) -> String {
-        hex::encode(self.finish())
+        let mut out = String::with_capacity(64);
+        push_hex(&mut out, &self.finish());
+        out
+    }
+}
+
+/// Lowercase hex, straight into `out` (the `hex` crate's iterator-based encoder cost more than hashing
+/// a small request).
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
 }
 
@@ -126,6 +159,19 @@ impl Sink for HashSink {
         self.buf.push(byte);
     }
     #[inline]
+    fn put_quoted(&mut self, text: &[u8]) {
+        if text.len() < DIRECT_RUN && self.buf.len() + text.len() + 2 <= BUFFER {
+            // The common case (keys, short values): no flush, never a reallocation (capacity is BUFFER).
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(text);
+            self.buf.push(b'"');
+        } else {
+            self.put_byte(b'"');
+            self.put_run(text);
+            self.put_byte(b'"');
+        }
+    }
+    #[inline]
     fn put_run(&mut self, bytes: &[u8]) {
         if bytes.len() >= DIRECT_RUN {
             self.flush();
@@ -144,20 +190,32 @@ pub fn find_escape(bytes: &[u8], from: usize) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
         };
+        if bytes.len() - i >= 64 && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was detected at runtime just above.
+            let (next, found) = unsafe { scan_avx2(bytes, i) };
+            if found.is_some() {
+                return found;
+            }
+            i = next;
+        }
         // SSE2 is part of x86_64, so no runtime check is needed. 16 bytes per step: a byte needs an
-        // escape when it equals `"` or `\`, or when max(byte, 0x20) != byte (i.e. byte < 0x20).
+        // escape when it equals `"` or `\`, or when min(byte, 0x1f) == byte (i.e. byte < 0x20).
         // SAFETY: every load reads 16 bytes starting at `i` with `i + 16 <= len`, inside the slice.
         unsafe {
-            let quote = _mm_set1_epi8(b'"' as i8);
-            let backslash = _mm_set1_epi8(b'\\' as i8);
-            let space = _mm_set1_epi8(0x20);
+            let quote = _mm_set1_epi8(b'"'.cast_signed());
+            let backslash = _mm_set1_epi8(b'\\'.cast_signed());
+            let control = _mm_set1_epi8(0x1f);
             while i + 16 <= bytes.len() {
+                // `loadu` is the unaligned load, so the cast to a 16-byte-aligned type is fine.
+                #[allow(clippy::cast_ptr_alignment)]
                 let chunk = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
-                let printable = _mm_cmpeq_epi8(_mm_max_epu8(chunk, space), chunk);
-                let special = _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash));
-                let mask = (_mm_movemask_epi8(special) | (!_mm_movemask_epi8(printable) & 0xffff)).cast_unsigned();
+                let special = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)),
+                    _mm_cmpeq_epi8(_mm_min_epu8(chunk, control), chunk),
+                );
+                let mask = _mm_movemask_epi8(special).cast_unsigned();
                 if mask != 0 {
                     return Some(i + mask.trailing_zeros() as usize);
                 }
@@ -171,14 +229,61 @@ pub fn find_escape(bytes: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + i)
 }
 
+/// 64 bytes per step with AVX2 (long strings: documents, transcripts). Returns where it stopped and
+/// the first escape found, if any.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_avx2(bytes: &[u8], mut i: usize) -> (usize, Option<usize>) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8, _mm256_testz_si256,
+    };
+    let quote = _mm256_set1_epi8(b'"'.cast_signed());
+    let backslash = _mm256_set1_epi8(b'\\'.cast_signed());
+    let control = _mm256_set1_epi8(0x1f);
+    let special = |chunk: __m256i| {
+        _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(chunk, quote), _mm256_cmpeq_epi8(chunk, backslash)),
+            _mm256_cmpeq_epi8(_mm256_min_epu8(chunk, control), chunk),
+        )
+    };
+    while i + 64 <= bytes.len() {
+        // SAFETY: both 32-byte loads lie inside the slice (`i + 64 <= len`); `loadu` needs no alignment.
+        #[allow(clippy::cast_ptr_alignment)]
+        let (a, b) = unsafe {
+            (
+                _mm256_loadu_si256(bytes.as_ptr().add(i).cast::<__m256i>()),
+                _mm256_loadu_si256(bytes.as_ptr().add(i + 32).cast::<__m256i>()),
+            )
+        };
+        let (sa, sb) = (special(a), special(b));
+        let any = _mm256_or_si256(sa, sb);
+        if _mm256_testz_si256(any, any) == 0 {
+            let ma = _mm256_movemask_epi8(sa).cast_unsigned();
+            if ma != 0 {
+                return (i, Some(i + ma.trailing_zeros() as usize));
+            }
+            let mb = _mm256_movemask_epi8(sb).cast_unsigned();
+            return (i, Some(i + 32 + mb.trailing_zeros() as usize));
+        }
+        i += 64;
+    }
+    (i, None)
+}
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Writes `text` (valid UTF-8) as a JSON string: raw UTF-8, only the RFC 8785 escapes.
 #[inline]
 pub fn write_str<S: Sink>(out: &mut S, text: &[u8]) {
+    let Some(first) = find_escape(text, 0) else {
+        out.put_quoted(text);
+        return;
+    };
     out.put_byte(b'"');
     let mut start = 0;
-    while let Some(i) = find_escape(text, start) {
+    let mut next = Some(first);
+    while let Some(i) = next {
         if i > start {
             out.put_run(&text[start..i]);
         }
@@ -195,9 +300,17 @@ pub fn write_str<S: Sink>(out: &mut S, text: &[u8]) {
         };
         match short {
             Some(c) => out.put(&[b'\\', c]),
-            None => out.put(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]),
+            None => out.put(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xf)],
+            ]),
         }
         start = i + 1;
+        next = find_escape(text, start);
     }
     if start < text.len() {
         out.put_run(&text[start..]);
@@ -254,6 +367,7 @@ pub fn non_finite_name(f: f64) -> &'static str {
 /// which equals UTF-16 order except when one string has U+E000–U+FFFF where the other has a
 /// supplementary character: UTF-16 puts the surrogate pair (0xD800…) first, UTF-8 the BMP char.
 #[inline]
+#[allow(clippy::many_single_char_names)] // a/b, x/y, i/s: the two strings and their bytes
 pub fn key_cmp(a: &[u8], b: &[u8]) -> Ordering {
     let Some(i) = a.iter().zip(b).position(|(x, y)| x != y) else {
         return a.len().cmp(&b.len());
@@ -389,7 +503,11 @@ mod tests {
         for name in ["arrays", "french", "structures", "unicode", "values", "weird"] {
             let input: serde_json::Value = serde_json::from_str(&data(&format!("input/{name}.json"))).unwrap();
             let got = canonicalize(&from_json(&input)).unwrap();
-            assert_eq!(String::from_utf8(got.clone()).unwrap(), data(&format!("output/{name}.json")), "{name}");
+            assert_eq!(
+                String::from_utf8(got.clone()).unwrap(),
+                data(&format!("output/{name}.json")),
+                "{name}"
+            );
             let hex: String = data(&format!("outhex/{name}.txt")).split_whitespace().collect();
             assert_eq!(hex::encode(&got), hex, "{name}");
         }
@@ -413,7 +531,10 @@ mod tests {
     #[test]
     fn key_order_is_utf16_even_where_utf8_disagrees() {
         // U+FB33 (UTF-8 EF AC B3) sorts after U+1F602 (UTF-16 D83D DE02) but before it in UTF-8.
-        assert_eq!(key_cmp("\u{fb33}".as_bytes(), "\u{1f602}".as_bytes()), Ordering::Greater);
+        assert_eq!(
+            key_cmp("\u{fb33}".as_bytes(), "\u{1f602}".as_bytes()),
+            Ordering::Greater
+        );
         assert_eq!(key_cmp("a\u{1f602}".as_bytes(), "a\u{e000}".as_bytes()), Ordering::Less);
         assert_eq!(key_cmp("\u{d7ff}".as_bytes(), "\u{1f602}".as_bytes()), Ordering::Less);
         assert_eq!(key_cmp(b"ab", b"abc"), Ordering::Less);
@@ -432,18 +553,33 @@ mod tests {
             "\"a\\\"b\\\\c\\b\\t\\n\\f\\r\\u0001\\u001f\u{7f}</é😀\""
         );
         // The SIMD scan must find escapes at every offset of a long string.
-        for pos in 0..40 {
-            let mut s = vec![b'x'; 40];
-            s[pos] = b'\n';
-            assert_eq!(find_escape(&s, 0), Some(pos));
-            assert_eq!(find_escape(&s, pos + 1), None);
+        for len in [40, 200] {
+            for pos in 0..len {
+                for bad in [b'\n', b'"', b'\\', 0, 0x1f] {
+                    let mut s = vec![b'x'; len];
+                    s[pos] = bad;
+                    assert_eq!(find_escape(&s, 0), Some(pos));
+                    assert_eq!(find_escape(&s, pos + 1), None);
+                }
+            }
         }
+        let high: Vec<u8> = (0x20..=0xffu8)
+            .filter(|b| *b != b'"' && *b != b'\\')
+            .cycle()
+            .take(300)
+            .collect();
+        assert_eq!(find_escape(&high, 0), None);
         assert_eq!(find_escape("é€😀 long enough text".as_bytes(), 0), None);
     }
 
     #[test]
     fn integers_and_limits() {
-        let cases = [(0, "0"), (-1, "-1"), (MAX_SAFE_INTEGER, "9007199254740991"), (i64::MIN + 1, "-9223372036854775807")];
+        let cases = [
+            (0, "0"),
+            (-1, "-1"),
+            (MAX_SAFE_INTEGER, "9007199254740991"),
+            (i64::MIN + 1, "-9223372036854775807"),
+        ];
         for (n, text) in cases {
             let mut out = Vec::new();
             write_i64(&mut out, n);
@@ -458,7 +594,12 @@ mod tests {
     #[test]
     fn depth_limit_and_duplicates() {
         // Debug builds use large frames, and dropping a deep `Value` recurses too: give it room.
-        std::thread::Builder::new().stack_size(64 << 20).spawn(depth_checks).unwrap().join().unwrap();
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(depth_checks)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     fn depth_checks() {
@@ -468,14 +609,19 @@ mod tests {
         }
         assert!(canonicalize(&v).is_ok());
         let deeper = Value::Array(vec![v]);
-        assert!(canonicalize(&deeper).unwrap_err().message().contains("nesting deeper than 1000"));
+        assert!(canonicalize(&deeper)
+            .unwrap_err()
+            .message()
+            .contains("nesting deeper than 1000"));
         let dup = Value::Object(vec![("a".into(), Value::Null), ("a".into(), Value::Null)]);
         assert!(matches!(canonicalize(&dup), Err(Error::UnsupportedType { .. })));
     }
 
     #[test]
     fn hash_sink_matches_one_shot_sha256_and_hmac() {
-        let text: Vec<u8> = (0..100_000u32).map(|i| "ab\"cdé".as_bytes()[(i % 7) as usize]).collect();
+        let text: Vec<u8> = (0..100_000u32)
+            .map(|i| "ab\"cdé".as_bytes()[(i % 7) as usize])
+            .collect();
         for secret in [None, Some(&b"k"[..])] {
             let mut buffered = HashSink::new(secret);
             let mut whole = Vec::new();
@@ -491,6 +637,9 @@ mod tests {
         }
         let mut empty = HashSink::new(None);
         empty.put(b"");
-        assert_eq!(empty.hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            empty.hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }

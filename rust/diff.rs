@@ -379,7 +379,7 @@ fn content_change(
         }
         (false, false) => {
             let (offset, before, after) = match (&ra.text, &rb.text) {
-                (Some(ta), Some(tb)) if ra.kind == rb.kind && ta != tb => text_change(ta, tb),
+                (Some(ta), Some(tb)) if ba.kind == bb.kind && ta != tb => text_change(ta, tb),
                 _ => text_change(
                     &String::from_utf8_lossy(&ra.fingerprint),
                     &String::from_utf8_lossy(&rb.fingerprint),

@@ -7,56 +7,101 @@
 /// `"` `\` and the C0 controls (`\b \t \n \f \r` by name, the rest as lowercase `\u00xx`).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(s.len() + 2);
+    // Slack beyond the quotes: the closing `}` or `]` after a long text must not regrow (and copy) it.
+    out.reserve(s.len() + 32);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        // Most text needs no escape: test 32 bytes at a time (a branch-free fold LLVM vectorizes).
-        if let Some(chunk) = bytes.get(i..i + 32) {
-            if !chunk.iter().fold(false, |acc, &b| acc | needs_escape(b)) {
-                i += 32;
-                continue;
-            }
+    loop {
+        i += next_special(&bytes[i..]);
+        let Some(&b) = bytes.get(i) else { break };
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
         }
-        let end = (i + 32).min(bytes.len());
-        for j in i..end {
-            let b = bytes[j];
-            if !needs_escape(b) {
-                continue;
-            }
-            out.extend_from_slice(&bytes[start..j]);
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                0x08 => out.extend_from_slice(b"\\b"),
-                0x0c => out.extend_from_slice(b"\\f"),
-                _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
-            }
-            start = j + 1;
-        }
-        i = end;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
 #[inline]
-#[allow(clippy::needless_bitwise_bool)] // branch-free, so the 32-byte fold vectorizes
-fn needs_escape(b: u8) -> bool {
-    (b < 0x20) | (b == b'"') | (b == b'\\')
+fn is_special(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// How many bytes of `bytes` are `>= threshold`, 32 at a time (u8 lanes, flushed every 255 bytes).
-pub fn count_at_least(bytes: &[u8], threshold: u8) -> usize {
-    bytes
-        .chunks(255)
-        .map(|chunk| usize::from(chunk.iter().fold(0u8, |n, &b| n + u8::from(b >= threshold))))
-        .sum()
+/// The offset of the first byte that needs an escape (`bytes.len()` if none): 16 bytes per step with
+/// SSE2, then byte by byte for the tail.
+#[cfg(target_arch = "x86_64")]
+fn next_special(bytes: &[u8]) -> usize {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let mut i = 0;
+    while i + 16 <= bytes.len() {
+        // SAFETY: SSE2 is part of the x86_64 baseline, and the unaligned 16-byte load reads
+        // bytes[i..i + 16], inside the slice (the loop condition checks it).
+        #[allow(clippy::cast_ptr_alignment)] // `loadu` is the unaligned load
+        let mask = unsafe {
+            let x = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
+            let ctl = _mm_set1_epi8(0x1f);
+            let below_space = _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl); // unsigned x <= 0x1f
+            let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"'.cast_signed()));
+            let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\'.cast_signed()));
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), below_space))
+        };
+        if mask != 0 {
+            return i + mask.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    i + bytes[i..]
+        .iter()
+        .position(|&b| is_special(b))
+        .unwrap_or(bytes.len() - i)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn next_special(bytes: &[u8]) -> usize {
+    bytes.iter().position(|&b| is_special(b)).unwrap_or(bytes.len())
+}
+
+/// `(bytes >= 0x80, bytes >= 0xC0)` of UTF-8 text: its non-ASCII bytes and its non-ASCII code points
+/// (lead bytes). SWAR over 8-byte words: each byte lane accumulates 0/1, flushed before it can overflow.
+pub fn utf8_counts(bytes: &[u8]) -> (usize, usize) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let lanes = |acc: u64| -> usize {
+        // Sum the eight byte lanes (each <= 255) without overflow: pairs into 16-bit lanes, then multiply.
+        let pairs = (acc & 0x00ff_00ff_00ff_00ff) + ((acc >> 8) & 0x00ff_00ff_00ff_00ff);
+        usize::try_from(pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48).unwrap_or(0)
+    };
+    let (mut high, mut lead) = (0, 0);
+    let whole = bytes.len() / 8 * 8;
+    for block in bytes[..whole].chunks(8 * 255) {
+        let (mut h, mut l) = (0u64, 0u64);
+        for word in block.chunks_exact(8) {
+            let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            let top = (w >> 7) & ONES;
+            h += top;
+            l += top & (w >> 6);
+        }
+        high += lanes(h);
+        lead += lanes(l);
+    }
+    for &b in &bytes[whole..] {
+        high += usize::from(b >= 0x80);
+        lead += usize::from(b >= 0xC0);
+    }
+    (high, lead)
 }
 
 /// Appends `f` as Python's `repr(float)` writes it (`1.0`, `0.0001`, `1e-05`, `1e+16`, `-0.0`).
@@ -185,12 +230,47 @@ mod tests {
         assert_eq!(s("café 日本語 😀 \u{2028}"), "\"café 日本語 😀 \u{2028}\"");
     }
 
+    fn naive(x: &str) -> String {
+        let mut out = String::from("\"");
+        for c in x.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 => {
+                    use std::fmt::Write as _;
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn every_ascii_byte_at_every_word_position_escapes_like_the_naive_loop() {
+        for b in 0u8..128 {
+            for pos in 0..20 {
+                let mut text = "abcdefghijklmnopqrst".to_owned().into_bytes();
+                text[pos] = b;
+                let text = String::from_utf8(text).unwrap();
+                assert_eq!(s(&text), naive(&text), "byte {b} at {pos}");
+            }
+        }
+    }
+
     #[test]
     fn long_strings_escape_across_chunks() {
         let text = format!("{}\"{}\n", "a".repeat(40), "é".repeat(20));
         assert_eq!(s(&text), format!("\"{}\\\"{}\\n\"", "a".repeat(40), "é".repeat(20)));
-        assert_eq!(count_at_least("aé日".repeat(200).as_bytes(), 0x80), 1000);
-        assert_eq!(count_at_least("aé日".repeat(200).as_bytes(), 0xC0), 400);
+        assert_eq!(utf8_counts("aé日".repeat(200).as_bytes()), (1000, 400));
+        assert_eq!(utf8_counts("😀".repeat(3000).as_bytes()), (12000, 3000));
+        assert_eq!(utf8_counts(b"plain ascii"), (0, 0));
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl Position {
 
     /// The position of the items of an array found here.
     #[inline]
+    #[must_use]
     pub fn element(self) -> Position {
         match self {
             Position::Messages => Position::Message,
@@ -75,6 +76,7 @@ impl Position {
 
     /// The position of member `key` of an object found here; `block_type` is the object's `type`.
     #[inline]
+    #[must_use]
     pub fn member(self, key: &[u8], block_type: Option<&[u8]>) -> Position {
         match (self, key) {
             (Position::Message, b"content") => Position::Content,
@@ -94,7 +96,13 @@ pub fn is_server_tool_type(tool_type: &[u8]) -> bool {
 
 /// Adds the comma-separated betas of one header value or `betas` entry to `out`.
 pub fn add_betas(out: &mut Vec<String>, value: &str) {
-    out.extend(value.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned));
+    out.extend(
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned),
+    );
 }
 
 /// Sorted and de-duplicated, so the same set of betas always gives the same key.
@@ -119,11 +127,11 @@ pub fn check_namespace(namespace: &str) -> Result<(), Error> {
 }
 
 /// `{namespace}:v1:{hex digest}`.
-pub fn format_key(namespace: &str, digest_hex: &str) -> String {
-    let mut key = String::with_capacity(namespace.len() + 4 + digest_hex.len());
+pub fn format_key(namespace: &str, digest: &[u8; 32]) -> String {
+    let mut key = String::with_capacity(namespace.len() + 4 + 64);
     key.push_str(namespace);
     key.push_str(":v1:");
-    key.push_str(digest_hex);
+    crate::canonical::push_hex(&mut key, digest);
     key
 }
 
@@ -138,7 +146,10 @@ mod tests {
         assert_eq!(Position::Message.member(b"content", None), Position::Content);
         assert_eq!(Position::Message.member(b"role", None), Position::Data);
         assert_eq!(Position::Content.element(), Position::Block);
-        assert_eq!(Position::Block.member(b"content", Some(b"tool_result")), Position::Content);
+        assert_eq!(
+            Position::Block.member(b"content", Some(b"tool_result")),
+            Position::Content
+        );
         // Only tool_result content is structural; a tool_use input or a document source is data.
         assert_eq!(Position::Block.member(b"content", Some(b"document")), Position::Data);
         assert_eq!(Position::Block.member(b"input", Some(b"tool_use")), Position::Data);
@@ -171,6 +182,9 @@ mod tests {
         assert!(check_namespace("llmcache").is_ok());
         assert!(matches!(check_namespace("a{b}"), Err(Error::InvalidOption { .. })));
         assert!(check_namespace("").is_err());
-        assert_eq!(format_key("ns", "ab"), "ns:v1:ab");
+        let mut digest = [0u8; 32];
+        digest[0] = 0xab;
+        digest[31] = 0x01;
+        assert_eq!(format_key("ns", &digest), format!("ns:v1:ab{}01", "0".repeat(60)));
     }
 }

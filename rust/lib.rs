@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod canonical;
 pub mod diff;
 pub mod errors;
+pub mod explain;
 pub mod fingerprint;
 pub mod key_material;
 pub mod models;
@@ -20,6 +21,7 @@ pub mod py_simulator;
 pub mod py_walk;
 pub mod simulator;
 pub mod tokens;
+pub mod volatile;
 
 use pyo3::prelude::*;
 

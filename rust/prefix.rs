@@ -28,7 +28,8 @@ pub struct RawBlock {
     pub header: Vec<u8>,
     /// The normalized block as JSON bytes (DESIGN §2).
     pub fingerprint: Vec<u8>,
-    /// The text of a `text` or `thinking` block, for `diff` offsets.
+    /// The text of a `text` or `thinking` block, for `diff` offsets. (`path` and `kind` move to the
+    /// `Block` once chained.)
     pub text: Option<String>,
     /// The block's own explicit marker.
     pub marker: Option<Ttl>,
@@ -239,6 +240,12 @@ impl Chain {
         }
     }
 
+    /// Room for `additional` more blocks, so the next appends do not move the whole history.
+    pub fn reserve(&mut self, additional: usize) {
+        self.blocks.reserve(additional);
+        self.raws.reserve(additional);
+    }
+
     pub fn context(&self, section: Section) -> &[u8] {
         &self.contexts[section as usize]
     }
@@ -252,32 +259,28 @@ impl Chain {
     fn push_blocks(&mut self, raws: Vec<RawBlock>) {
         let mut prev = self.digest();
         self.blocks.reserve(raws.len());
-        for raw in raws {
-            let block = self.make_block(&prev, &raw);
-            prev = block.digest;
-            self.blocks.push(block);
+        for mut raw in raws {
+            let digest = step(&prev, self.context(raw.section), &raw.header, &raw.fingerprint);
+            prev = digest;
+            self.blocks.push(Block {
+                index: self.blocks.len(),
+                section: raw.section,
+                // The block keeps path and kind; the raw keeps what re-chaining and `diff` need.
+                path: std::mem::take(&mut raw.path),
+                kind: std::mem::take(&mut raw.kind),
+                message_index: raw.message_index,
+                tokens: raw.tokens,
+                digest,
+                fingerprint: if self.fingerprint_digests {
+                    Sha256::digest(&raw.fingerprint).into()
+                } else {
+                    Digest::default()
+                },
+                breakpoint: raw.marker,
+                automatic: false,
+                cacheable: raw.cacheable,
+            });
             self.raws.push(raw);
-        }
-    }
-
-    fn make_block(&self, prev: &Digest, raw: &RawBlock) -> Block {
-        let digest = step(prev, self.context(raw.section), &raw.header, &raw.fingerprint);
-        Block {
-            index: self.blocks.len(),
-            section: raw.section,
-            path: raw.path.clone(),
-            kind: raw.kind.clone(),
-            message_index: raw.message_index,
-            tokens: raw.tokens,
-            digest,
-            fingerprint: if self.fingerprint_digests {
-                Sha256::digest(&raw.fingerprint).into()
-            } else {
-                Digest::default()
-            },
-            breakpoint: raw.marker,
-            automatic: false,
-            cacheable: raw.cacheable,
         }
     }
 

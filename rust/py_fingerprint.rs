@@ -4,6 +4,7 @@
 //! they unwind, so the happy path never builds a path string.
 
 use pyo3::ffi;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -103,11 +104,21 @@ fn str_of(s: &Bound<'_, PyString>) -> Result<String, Error> {
 
 /// Writes Python values as JSON bytes in Python `json`'s spelling. `media_bytes` counts the bytes of
 /// `data` strings (base64 payloads), which the token estimate prices apart from text.
-#[derive(Default)]
 pub struct JsonOut {
     pub buf: Vec<u8>,
     pub media_bytes: usize,
     stack: Vec<*mut ffi::PyObject>,
+}
+
+impl Default for JsonOut {
+    fn default() -> Self {
+        // Most blocks are a few hundred bytes to a few KB: start big enough to skip the small regrowths.
+        JsonOut {
+            buf: Vec::with_capacity(512),
+            media_bytes: 0,
+            stack: Vec::new(),
+        }
+    }
 }
 
 impl JsonOut {
@@ -281,25 +292,56 @@ fn json(value: &Bound<'_, PyAny>, path: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// Builds `Parsed` from a request; `blocks` come out with `tokens == 0` (the caller counts them).
+/// The top-level members the prefix reads; everything else in a request is ignored here.
+const TOP: [&str; 9] = [
+    "model",
+    "tools",
+    "system",
+    "messages",
+    "tool_choice",
+    "thinking",
+    "output_config",
+    "speed",
+    "cache_control",
+];
+
 pub struct Walker<'py> {
     pub parsed: Parsed,
-    extra_body: Option<Bound<'py, PyDict>>,
-    request: Option<Bound<'py, PyDict>>,
+    /// The values of the `TOP` members, `extra_body` merged in (one pass over each dict, no lookups).
+    top: [Option<Bound<'py, PyAny>>; TOP.len()],
     /// Keep the text of text and thinking blocks (`diff` reports offsets in it).
     pub keep_text: bool,
+}
+
+fn collect_top<'py>(
+    d: &Bound<'py, PyDict>,
+    top: &mut [Option<Bound<'py, PyAny>>; TOP.len()],
+) -> Option<Bound<'py, PyAny>> {
+    let mut extra_body = None;
+    for (k, v) in d.iter() {
+        let Ok(key) = k.cast::<PyString>() else { continue };
+        let Ok(name) = key.to_str() else { continue };
+        if name == "extra_body" {
+            extra_body = Some(v);
+        } else if let Some(i) = TOP.iter().position(|t| *t == name) {
+            top[i] = Some(v);
+        }
+    }
+    extra_body
 }
 
 impl<'py> Walker<'py> {
     pub fn new(request: &Bound<'py, PyAny>) -> Result<Walker<'py>, Error> {
         let request = as_dict(request, "the request")?;
-        let extra_body = match request.get_item("extra_body").ok().flatten().filter(|v| !absent(v)) {
-            Some(v) => Some(as_dict(&v, "extra_body").map_err(|e| e.prefixed("extra_body"))?),
-            None => None,
-        };
+        let mut top = Default::default();
+        // `extra_body` is merged as the SDK merges it: shallow, its members win.
+        if let Some(extra) = collect_top(&request, &mut top).filter(|v| !absent(v)) {
+            let extra = as_dict(&extra, "extra_body").map_err(|e| e.prefixed("extra_body"))?;
+            collect_top(&extra, &mut top);
+        }
         Ok(Walker {
             parsed: Parsed::default(),
-            extra_body,
-            request: Some(request),
+            top,
             keep_text: false,
         })
     }
@@ -308,18 +350,15 @@ impl<'py> Walker<'py> {
     pub fn for_append() -> Walker<'py> {
         Walker {
             parsed: Parsed::default(),
-            extra_body: None,
-            request: None,
+            top: Default::default(),
             keep_text: false,
         }
     }
 
-    /// A top-level member as the SDK sends it: `extra_body` wins (shallow merge), null is absent.
+    /// A top-level member (null and the SDK's sentinels are absent).
     fn get(&self, name: &str) -> Option<Bound<'py, PyAny>> {
-        let pick = |d: &Option<Bound<'py, PyDict>>| d.as_ref().and_then(|d| d.get_item(name).ok().flatten());
-        pick(&self.extra_body)
-            .or_else(|| pick(&self.request))
-            .filter(|v| !absent(v))
+        let i = TOP.iter().position(|t| *t == name)?;
+        self.top[i].clone().filter(|v| !absent(v))
     }
 
     pub fn walk(mut self) -> Result<Parsed, Error> {
@@ -394,7 +433,12 @@ impl<'py> Walker<'py> {
         }
         if let Some(config) = self.get("output_config") {
             let config = as_dict(&config, "output_config").map_err(|e| e.prefixed("output_config"))?;
-            if let Some(effort) = config.get_item("effort").ok().flatten().filter(|v| !absent(v)) {
+            if let Some(effort) = config
+                .get_item(intern!(config.py(), "effort"))
+                .ok()
+                .flatten()
+                .filter(|v| !absent(v))
+            {
                 let json = json(&effort, "output_config.effort")?;
                 // The docs: setting effort explicitly to its default ("high") does not invalidate.
                 if json != b"\"high\"" {
@@ -415,11 +459,11 @@ impl<'py> Walker<'py> {
 
     fn tool(&mut self, tool: &Bound<'py, PyAny>, i: usize) -> Result<(), Error> {
         let d = as_dict(tool, "a tool")?;
-        let marker = match d.get_item("cache_control").ok().flatten() {
+        let marker = match d.get_item(intern!(d.py(), "cache_control")).ok().flatten() {
             Some(cc) => parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?,
             None => None,
         };
-        let tool_type = d.get_item("type").ok().flatten().and_then(|t| {
+        let tool_type = d.get_item(intern!(d.py(), "type")).ok().flatten().and_then(|t| {
             t.cast::<PyString>()
                 .ok()
                 .and_then(|s| s.to_str().ok().map(str::to_owned))
@@ -427,19 +471,26 @@ impl<'py> Walker<'py> {
         let mut out = JsonOut::default();
         out.dict(&d, true)?;
         let server = tool_type.is_some_and(|t| SERVER_TOOL_PREFIXES.iter().any(|p| t.starts_with(p)));
-        let location = format!("tools.{i}");
         if server {
             self.parsed.settings.server_tools.push(out.buf);
             if let Some(ttl) = marker {
                 // Decision: a marker on a server tool caches up to the tool block before it.
                 let block = self.parsed.blocks.len().checked_sub(1);
-                self.parsed.markers.push(Marker { ttl, location, block });
+                self.parsed.markers.push(Marker {
+                    ttl,
+                    location: format!("tools.{i}"),
+                    block,
+                });
             }
             return Ok(());
         }
         if let Some(ttl) = marker {
             let block = Some(self.parsed.blocks.len());
-            self.parsed.markers.push(Marker { ttl, location, block });
+            self.parsed.markers.push(Marker {
+                ttl,
+                location: format!("tools.{i}"),
+                block,
+            });
         }
         self.parsed.blocks.push(RawBlock {
             section: Section::Tools,
@@ -456,7 +507,7 @@ impl<'py> Walker<'py> {
 
     pub fn message(&mut self, message: &Bound<'py, PyAny>, i: usize) -> Result<(), Error> {
         // A response `Message` appended as-is: `to_param()` is what the SDK would send back.
-        let message = if message.hasattr("to_param").unwrap_or(false) && !message.is_instance_of::<PyDict>() {
+        let message = if !message.is_instance_of::<PyDict>() && message.hasattr("to_param").unwrap_or(false) {
             message
                 .call_method0("to_param")
                 .map_err(|e| py_error(&e, message.py(), ""))?
@@ -526,27 +577,33 @@ impl<'py> Walker<'py> {
     ) -> Result<(), Error> {
         let d = as_dict(block, "a content block")?;
         let index = self.parsed.blocks.len();
-        let location = api_location(&path);
-        let kind = match d.get_item("type").ok().flatten() {
+        // The API's spelling of the place, built only when a marker or an error needs it.
+        let location = || api_location(&path);
+        let kind = match d.get_item(intern!(d.py(), "type")).ok().flatten() {
             Some(t) => match t.cast::<PyString>() {
                 Ok(s) => str_of(s).map_err(|e| e.prefixed("type"))?,
                 Err(_) => {
                     return Err(Error::prompt_cache(
-                        format!("{location}.type: Input should be a valid string"),
+                        format!("{}.type: Input should be a valid string", location()),
                         "type",
                     ))
                 }
             },
-            None => return Err(Error::prompt_cache(format!("{location}.type: Field required"), "type")),
+            None => {
+                return Err(Error::prompt_cache(
+                    format!("{}.type: Field required", location()),
+                    "type",
+                ))
+            }
         };
-        let marker = match d.get_item("cache_control").ok().flatten() {
+        let marker = match d.get_item(intern!(d.py(), "cache_control")).ok().flatten() {
             Some(cc) => parse_marker(&cc).map_err(|e| e.prefixed("cache_control"))?,
             None => None,
         };
         if let Some(ttl) = marker {
             self.parsed.markers.push(Marker {
                 ttl,
-                location: location.clone(),
+                location: location(),
                 block: Some(index),
             });
         }
@@ -562,15 +619,20 @@ impl<'py> Walker<'py> {
         };
         let mut out = JsonOut::default();
         if raw.kind == "tool_result" {
-            self.tool_result(&d, &mut out, &mut raw, &location, index)?;
+            self.tool_result(&d, &mut out, &mut raw, index)?;
         } else {
             out.dict(&d, true)?;
         }
         match raw.kind.as_str() {
             "text" | "thinking" => {
                 let field = if raw.kind == "text" { "text" } else { "thinking" };
+                let key = if raw.kind == "text" {
+                    intern!(d.py(), "text")
+                } else {
+                    intern!(d.py(), "thinking")
+                };
                 if let Some(text) = d
-                    .get_item(field)
+                    .get_item(key)
                     .ok()
                     .flatten()
                     .and_then(|t| t.cast_into::<PyString>().ok())
@@ -601,7 +663,6 @@ impl<'py> Walker<'py> {
         d: &Bound<'py, PyDict>,
         out: &mut JsonOut,
         raw: &mut RawBlock,
-        location: &str,
         index: usize,
     ) -> Result<(), Error> {
         out.buf.push(b'{');
@@ -634,9 +695,9 @@ impl<'py> Walker<'py> {
                 if k > 0 {
                     out.buf.push(b',');
                 }
-                if let Some(cc) = item.get_item("cache_control").ok().flatten() {
+                if let Some(cc) = item.get_item(intern!(item.py(), "cache_control")).ok().flatten() {
                     if let Some(ttl) = parse_marker(&cc).map_err(|e| at(e.prefixed("cache_control")))? {
-                        let location = format!("{location}.content.{k}");
+                        let location = format!("{}.content.{k}", api_location(&raw.path));
                         self.parsed.markers.push(Marker {
                             ttl,
                             location,
@@ -646,7 +707,7 @@ impl<'py> Walker<'py> {
                     }
                 }
                 match item
-                    .get_item("type")
+                    .get_item(intern!(item.py(), "type"))
                     .ok()
                     .flatten()
                     .and_then(|t| t.extract::<String>().ok())
@@ -666,12 +727,17 @@ impl<'py> Walker<'py> {
 }
 
 fn citations_enabled(d: &Bound<'_, PyDict>) -> bool {
-    let Some(c) = d.get_item("citations").ok().flatten().filter(|v| !absent(v)) else {
+    let Some(c) = d
+        .get_item(intern!(d.py(), "citations"))
+        .ok()
+        .flatten()
+        .filter(|v| !absent(v))
+    else {
         return false;
     };
     let Ok(c) = as_plain(&c) else { return false };
     c.cast::<PyDict>()
         .ok()
-        .and_then(|c| c.get_item("enabled").ok().flatten())
+        .and_then(|c| c.get_item(intern!(c.py(), "enabled")).ok().flatten())
         .is_some_and(|e| e.is_truthy().unwrap_or(false))
 }

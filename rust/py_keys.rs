@@ -53,7 +53,7 @@ impl<'a> Options<'a> {
         let mut walker = Walker::new(py, HashSink::new(self.secret.as_deref()), true);
         walker.request(request)?;
         let flags = walker.flags;
-        Ok((format_key(self.namespace, &walker.out.hex()), flags))
+        Ok((format_key(self.namespace, &walker.out.finish()), flags))
     }
 }
 
@@ -118,9 +118,7 @@ fn make_keys<'py>(
     })?;
     for (i, request) in items.enumerate() {
         let request = request?;
-        let (key, _) = options
-            .key(py, &request)
-            .map_err(|e| e.prefixed(&format!("[{i}]")))?;
+        let (key, _) = options.key(py, &request).map_err(|e| e.prefixed(&format!("[{i}]")))?;
         keys.append(key)?;
     }
     Ok(keys)
@@ -140,7 +138,7 @@ fn key_info<'py>(
 }
 
 /// Reads, and with an argument sets, the string length from which hashing releases the GIL
-/// (benchmarks only: benches/gil_release.py).
+/// (benchmarks only: `benches/gil_release.py`).
 #[pyfunction]
 #[pyo3(signature = (threshold = None, /))]
 fn _gil_release_threshold(threshold: Option<usize>) -> usize {

@@ -3,6 +3,7 @@
 //! into the pure planner's inputs and returns its outcome as plain data.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyMapping, PyString, PyTuple};
@@ -395,7 +396,67 @@ pub fn _trace_reuse<'py>(
     Ok(out)
 }
 
+/// The first volatile value in the strings of `obj` (a block: a text block's text, or every string in
+/// a tool definition or another block, walked in order): `(path, what, code-point offset, value)`.
+#[pyfunction]
+#[pyo3(signature = (obj, path, /))]
+pub fn _volatile(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Option<(String, &'static str, usize, String)>> {
+    fn walk(
+        obj: &Bound<'_, PyAny>,
+        path: &mut String,
+        depth: usize,
+    ) -> PyResult<Option<(String, &'static str, usize, String)>> {
+        // Request blocks are shallow; the bound only guards against pathological nesting.
+        if depth > 64 {
+            return Ok(None);
+        }
+        if let Ok(s) = obj.cast::<PyString>() {
+            let text = s.to_cow()?;
+            return Ok(crate::volatile::find(&text).map(|f| {
+                let value = text[f.start..f.start + f.len].to_owned();
+                (path.clone(), f.kind, text[..f.start].chars().count(), value)
+            }));
+        }
+        if let Ok(d) = obj.cast::<PyDict>() {
+            if let (Some(kind), Some(text)) = (d.get_item("type")?, d.get_item("text")?) {
+                if kind.extract::<&str>().is_ok_and(|k| k == "text") && text.is_instance_of::<PyString>() {
+                    return walk(&text, path, depth + 1);
+                }
+            }
+            for (k, v) in d.iter() {
+                let Ok(key) = k.extract::<&str>() else { continue };
+                if key == "cache_control" {
+                    continue;
+                }
+                let len = path.len();
+                path.push('.');
+                path.push_str(key);
+                let found = walk(&v, path, depth + 1)?;
+                path.truncate(len);
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+            return Ok(None);
+        }
+        if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+            for (i, v) in obj.try_iter()?.enumerate() {
+                let len = path.len();
+                let _ = write!(path, "[{i}]");
+                let found = walk(&v?, path, depth + 1)?;
+                path.truncate(len);
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+        }
+        Ok(None)
+    }
+    walk(obj, &mut path.to_owned(), 0)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_volatile, m)?)?;
     m.add_function(wrap_pyfunction!(_plan, m)?)?;
     m.add_function(wrap_pyfunction!(_trace_reuse, m)?)?;
     Ok(())

@@ -2,7 +2,7 @@
 //! `parse_request`, the entry points the simulator and planner use from Rust.
 
 use std::ffi::CString;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
@@ -130,7 +130,8 @@ pub fn request_blocks(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, P
 #[derive(Clone, PartialEq)]
 pub struct PyBlock {
     pub inner: Block,
-    pub tokenizer: String,
+    /// Shared by every block of a report.
+    pub tokenizer: Arc<str>,
 }
 
 #[pymethods]
@@ -195,12 +196,13 @@ impl PyBlock {
     }
 }
 
-fn wrap(rb: &RequestBlocks) -> Vec<PyBlock> {
-    rb.blocks
+fn wrap(blocks: &[Block], tokenizer: &str) -> Vec<PyBlock> {
+    let tokenizer: Arc<str> = Arc::from(tokenizer);
+    blocks
         .iter()
         .map(|b| PyBlock {
             inner: b.clone(),
-            tokenizer: rb.tokenizer.clone(),
+            tokenizer: tokenizer.clone(),
         })
         .collect()
 }
@@ -210,12 +212,13 @@ fn wrap(rb: &RequestBlocks) -> Vec<PyBlock> {
 fn prefix_blocks(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<PyBlock>> {
     let (parsed, _) = parse_request(request, tokenizer)?;
     let chain = Chain::new(parsed, b"", false);
+    let tokenizer: Arc<str> = Arc::from(chain.tokenizer.as_str());
     Ok(chain
         .blocks
         .into_iter()
         .map(|inner| PyBlock {
             inner,
-            tokenizer: chain.tokenizer.clone(),
+            tokenizer: tokenizer.clone(),
         })
         .collect())
 }
@@ -244,9 +247,12 @@ impl PyPrefixChain {
     fn new(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let (parsed, tok) = parse_request(request, tokenizer)?;
         let messages = parsed.messages;
+        let mut chain = Chain::new(parsed, b"", false);
+        // Headroom: a conversation grows, and a full Vec would copy its history on the next append.
+        chain.reserve(64 + chain.blocks.len() / 2);
         Ok(PyPrefixChain {
             inner: Mutex::new(ChainState {
-                chain: Chain::new(parsed, b"", false),
+                chain,
                 tokenizer: tok,
                 messages,
             }),
@@ -281,7 +287,8 @@ impl PyPrefixChain {
 
     #[getter]
     fn blocks(&self) -> Vec<PyBlock> {
-        wrap(&self.state().chain.request_blocks())
+        let state = self.state();
+        wrap(&state.chain.blocks, &state.chain.tokenizer)
     }
 
     #[getter]

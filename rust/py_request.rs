@@ -9,9 +9,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use crate::canonical::{key_cmp, write_str};
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
-use crate::py_walk::{
-    dump_model, is_sentinel, pydantic_base, short_repr, type_name, utf8, Detachable, Walker,
-};
+use crate::py_walk::{dump_model, is_sentinel, pydantic_base, short_repr, type_name, utf8, Detachable, Walker};
 
 /// One top-level member to write: a value of the request (or of `extra_body`, flagged `true`), or a
 /// synthesized one. `Py` keys point into key objects that `scratch` holds until the request is written.
@@ -48,21 +46,29 @@ fn as_dict<'py>(v: &Bound<'py, PyAny>) -> Result<Option<Bound<'py, PyAny>>, Erro
         .is_ok_and(|mapping| v.is_instance(&mapping).unwrap_or(false));
     if is_mapping {
         let copy = PyDict::new(v.py());
-        let items = v.call_method0("items").map_err(|e| Error::unsupported_type(e.to_string(), ""))?;
-        for item in items.try_iter().map_err(|e| Error::unsupported_type(e.to_string(), ""))? {
+        let items = v
+            .call_method0("items")
+            .map_err(|e| Error::unsupported_type(e.to_string(), ""))?;
+        for item in items
+            .try_iter()
+            .map_err(|e| Error::unsupported_type(e.to_string(), ""))?
+        {
             let (k, val): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item
                 .and_then(|i| i.extract())
                 .map_err(|e| Error::unsupported_type(e.to_string(), ""))?;
-            copy.set_item(k, val).map_err(|e| Error::unsupported_type(e.to_string(), ""))?;
+            copy.set_item(k, val)
+                .map_err(|e| Error::unsupported_type(e.to_string(), ""))?;
         }
         return Ok(Some(copy.into_any()));
     }
     Ok(None)
 }
 
-fn str_items<'py>(v: &Bound<'py, PyAny>, what: &str) -> Result<Vec<String>, Error> {
+fn str_items(v: &Bound<'_, PyAny>, what: &str) -> Result<Vec<String>, Error> {
     if v.is_instance_of::<PyString>() {
-        return Ok(vec![v.extract::<String>().map_err(|e| Error::canonicalization(e.to_string(), ""))?]);
+        return Ok(vec![v
+            .extract::<String>()
+            .map_err(|e| Error::canonicalization(e.to_string(), ""))?]);
     }
     if !(v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>()) {
         return Err(Error::unsupported_type(
@@ -71,7 +77,11 @@ fn str_items<'py>(v: &Bound<'py, PyAny>, what: &str) -> Result<Vec<String>, Erro
         ));
     }
     let mut out = Vec::new();
-    for (i, item) in v.try_iter().map_err(|e| Error::unsupported_type(e.to_string(), ""))?.enumerate() {
+    for (i, item) in v
+        .try_iter()
+        .map_err(|e| Error::unsupported_type(e.to_string(), ""))?
+        .enumerate()
+    {
         let item = item.map_err(|e| Error::unsupported_type(e.to_string(), ""))?;
         if !item.is_instance_of::<PyString>() {
             return Err(Error::unsupported_type(
@@ -96,7 +106,8 @@ fn is_positive(v: &Bound<'_, PyAny>) -> bool {
             return ffi::PyFloat_AsDouble(p) > 0.0;
         }
     }
-    v.extract::<i64>().map_or_else(|_| v.gt(0i64).unwrap_or(false), |n| n > 0)
+    v.extract::<i64>()
+        .map_or_else(|_| v.gt(0i64).unwrap_or(false), |n| n > 0)
 }
 
 impl<'py, S: Detachable> Walker<'py, S> {
@@ -155,9 +166,14 @@ impl<'py, S: Detachable> Walker<'py, S> {
         }
         let mut version = None;
         if let Some(headers) = extra_headers.filter(|h| !h.is_none()) {
-            version = self
-                .read_headers(&headers, &mut betas)
-                .map_err(|e| e.prefixed("extra_headers"))?;
+            let (header_version, header_betas) =
+                Self::read_headers(&headers).map_err(|e| e.prefixed("extra_headers"))?;
+            if let Some(header_betas) = header_betas {
+                // The SDK builds `anthropic-beta` from `betas`, then lets extra_headers replace it:
+                // what goes over the wire is the header's list alone.
+                betas = header_betas;
+            }
+            version = header_version;
             if version.is_some() {
                 members.retain(|&(i, _)| self.scratch[i].key() != b"anthropic-version");
             }
@@ -184,6 +200,13 @@ impl<'py, S: Detachable> Walker<'py, S> {
             order.push(Member::Version(v));
         }
         order.sort_unstable_by(|a, b| key_cmp(a.key(), b.key()));
+        if let Some(w) = order.windows(2).find(|w| w[0].key() == w[1].key()) {
+            // A str-subclass key can repeat a text (a handful of members: always checked here).
+            return Err(Error::unsupported_type(
+                format!("two keys with the same text {:?}", String::from_utf8_lossy(w[0].key())),
+                "",
+            ));
+        }
         self.write_members(&order)
     }
 
@@ -241,7 +264,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
         for (k, v) in items {
             if !k.is_instance_of::<PyString>() {
                 return Err(Error::unsupported_type(
-                    format!("object key {} of type {} is not a string", short_repr(&k), type_name(&k)),
+                    format!(
+                        "object key {} of type {} is not a string",
+                        short_repr(&k),
+                        type_name(&k)
+                    ),
                     "",
                 ));
             }
@@ -251,7 +278,8 @@ impl<'py, S: Detachable> Walker<'py, S> {
                 continue;
             }
             let one = PyDict::new(self.py);
-            one.set_item(&k, &v).map_err(|e| Error::unsupported_type(e.to_string(), ""))?;
+            one.set_item(&k, &v)
+                .map_err(|e| Error::unsupported_type(e.to_string(), ""))?;
             // Reuse `collect` so the entry holds its references exactly like the request's own.
             self.collect(one.as_any(), false)?;
         }
@@ -259,35 +287,53 @@ impl<'py, S: Detachable> Walker<'py, S> {
         Ok(())
     }
 
-    /// Rule 2: `anthropic-beta` values join the betas; `anthropic-version` is returned; other headers
-    /// never change the answer. Header names are case-insensitive.
-    fn read_headers(&self, headers: &Bound<'py, PyAny>, betas: &mut Vec<String>) -> Result<Option<String>, Error> {
+    /// Rule 2: returns `anthropic-version` and, when the header is set, the `anthropic-beta` list (empty
+    /// when it is removed with `omit`/`None`). Other headers never change the answer. Names are
+    /// case-insensitive, as in HTTP.
+    #[allow(clippy::type_complexity)]
+    fn read_headers(headers: &Bound<'py, PyAny>) -> Result<(Option<String>, Option<Vec<String>>), Error> {
         let Some(headers) = as_dict(headers)? else {
             return Err(Error::unsupported_type(
                 format!("extra_headers must be a mapping, not {}", type_name(headers)),
                 "",
             ));
         };
-        let mut version = None;
+        let (mut version, mut betas) = (None, None);
         let dict = headers
             .cast::<PyDict>()
             .map_err(|_| Error::unsupported_type("extra_headers must be a mapping", ""))?;
         for (k, v) in dict.iter() {
             let Ok(name) = k.extract::<String>() else { continue };
             let name = name.to_ascii_lowercase();
-            if (name != "anthropic-beta" && name != "anthropic-version") || is_sentinel(&v) || v.is_none() {
+            if name != "anthropic-beta" && name != "anthropic-version" {
                 continue;
             }
-            let text: String = v.extract().map_err(|_| {
-                Error::unsupported_type(format!("header {name} must be a string, not {}", type_name(&v)), name.clone())
-            })?;
-            if name == "anthropic-beta" {
-                km::add_betas(betas, &text);
+            // `omit` (or None) removes the header; `NOT_GIVEN` leaves the SDK's own value.
+            let removed = v.is_none() || (is_sentinel(&v) && v.get_type().name().is_ok_and(|n| n == "Omit"));
+            if is_sentinel(&v) && !removed {
+                continue;
+            }
+            let text: Option<String> = if removed {
+                None
             } else {
-                version = Some(text.trim().to_owned());
+                Some(v.extract().map_err(|_| {
+                    Error::unsupported_type(
+                        format!("header {name} must be a string, not {}", type_name(&v)),
+                        name.clone(),
+                    )
+                })?)
+            };
+            if name == "anthropic-beta" {
+                let mut list = Vec::new();
+                if let Some(text) = text {
+                    km::add_betas(&mut list, &text);
+                }
+                betas = Some(list);
+            } else {
+                version = text.map(|t| t.trim().to_owned());
             }
         }
-        Ok(version)
+        Ok((version, betas))
     }
 
     /// DESIGN §1 Cacheability, judged on the merged members.

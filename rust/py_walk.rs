@@ -16,7 +16,7 @@ use crate::errors::Error;
 use crate::key_material::{self as km, Position};
 
 /// Strings at least this long are escaped and hashed with the GIL released, so other threads run
-/// Python meanwhile. Measured (benches/gil_release.py, docs/keys.md): below ~64 KiB the release and
+/// Python meanwhile. Measured (`benches/gil_release.py`, `docs/keys.md`): below ~64 KiB the release and
 /// re-acquire cost more than the parallelism returns.
 pub static DETACH_AT: AtomicUsize = AtomicUsize::new(64 * 1024);
 
@@ -82,8 +82,21 @@ fn type_ptr(v: &Bound<'_, PyAny>) -> *mut ffi::PyTypeObject {
 }
 
 /// The UTF-8 bytes of a str (or str subclass). ASCII strings are read in place; others use the
-/// UTF-8 copy CPython caches on the object. Fails on lone surrogates.
+/// UTF-8 copy `CPython` caches on the object. Fails on lone surrogates.
+#[inline]
 pub(crate) fn utf8<'a>(s: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
+    let p = s.as_ptr();
+    // SAFETY: `s` is a str. A compact ASCII string stores its characters (already UTF-8) right after
+    // the `PyASCIIObject` header; this is what PyUnicode_AsUTF8AndSize returns for it, minus the call.
+    unsafe {
+        if ffi::PyUnicode_IS_COMPACT_ASCII(p) != 0 {
+            let data = p.cast::<ffi::PyASCIIObject>().add(1).cast::<u8>();
+            return Ok(std::slice::from_raw_parts(
+                data,
+                ffi::PyUnicode_GET_LENGTH(p).cast_unsigned(),
+            ));
+        }
+    }
     let mut len: ffi::Py_ssize_t = 0;
     // SAFETY: `s` is a str; the returned buffer lives as long as `s`.
     let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &raw mut len) };
@@ -116,7 +129,7 @@ fn surrogate_error(s: &Bound<'_, PyAny>) -> Error {
 
 pub(crate) fn type_name(v: &Bound<'_, PyAny>) -> String {
     let tp = v.get_type();
-    let name = tp.qualname().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    let name = tp.qualname().map_or_else(|_| "?".into(), |n| n.to_string());
     match tp.module().map(|m| m.to_string()) {
         Ok(module) if module != "builtins" => format!("{module}.{name}"),
         _ => name,
@@ -131,9 +144,10 @@ pub(crate) fn is_sentinel(v: &Bound<'_, PyAny>) -> bool {
     if name != b"NotGiven" && name != b"Omit" {
         return false;
     }
-    v.get_type()
-        .module()
-        .is_ok_and(|m| m.to_str().is_ok_and(|m| m.starts_with("anthropic") || m.starts_with("openai")))
+    v.get_type().module().is_ok_and(|m| {
+        m.to_str()
+            .is_ok_and(|m| m.starts_with("anthropic") || m.starts_with("openai"))
+    })
 }
 
 /// `pydantic.BaseModel`, once something has imported pydantic (the SDK's objects are pydantic models;
@@ -200,7 +214,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
                 return self.float(ffi::PyFloat_AS_DOUBLE(v.as_ptr()));
             }
             if tp == &raw mut ffi::PyBool_Type {
-                self.out.put(if v.as_ptr() == ffi::Py_True() { b"true" } else { b"false" });
+                self.out.put(if v.as_ptr() == ffi::Py_True() {
+                    b"true"
+                } else {
+                    b"false"
+                });
                 return Ok(());
             }
         }
@@ -251,7 +269,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
         let digits = (|| -> PyResult<String> {
             let exact = unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyNumber_Index(v.as_ptr()))? };
             let text = unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyObject_Repr(exact.as_ptr()))? };
-            Ok(text.extract::<String>()?)
+            text.extract::<String>()
         })()
         .map_err(|e| Error::canonicalization(format!("integer cannot be written in decimal: {e}"), ""))?;
         if !self.exact_ints {
@@ -338,9 +356,11 @@ impl<'py, S: Detachable> Walker<'py, S> {
         Ok(())
     }
 
-    /// Collects the members of a dict into `scratch` (from `start`), dropping sentinels, and at
-    /// structural positions `cache_control` and `null` members.
-    pub(crate) fn collect(&mut self, d: &Bound<'py, PyAny>, structural: bool) -> Result<(), Error> {
+    /// Collects the members of a dict into `scratch`, dropping sentinels, and at structural positions
+    /// `cache_control` and `null` members. Returns whether a key is a str subclass: only then can two
+    /// keys share a text (a dict never holds two equal exact strs), so only then are duplicates checked.
+    pub(crate) fn collect(&mut self, d: &Bound<'py, PyAny>, structural: bool) -> Result<bool, Error> {
+        let mut subclass_keys = false;
         let mut pos: ffi::Py_ssize_t = 0;
         let mut k: *mut ffi::PyObject = std::ptr::null_mut();
         let mut val: *mut ffi::PyObject = std::ptr::null_mut();
@@ -353,14 +373,22 @@ impl<'py, S: Detachable> Walker<'py, S> {
                     Borrowed::from_ptr(self.py, val).to_owned(),
                 )
             };
-            if unsafe { ffi::PyUnicode_Check(k) } == 0 {
+            let exact = unsafe { ffi::Py_TYPE(k) == &raw mut ffi::PyUnicode_Type };
+            subclass_keys |= !exact;
+            if !exact && unsafe { ffi::PyUnicode_Check(k) } == 0 {
                 return Err(Error::unsupported_type(
-                    format!("object key {} of type {} is not a string", short_repr(&key_obj), type_name(&key_obj)),
+                    format!(
+                        "object key {} of type {} is not a string",
+                        short_repr(&key_obj),
+                        type_name(&key_obj)
+                    ),
                     "",
                 ));
             }
             let key = utf8(&key_obj).map_err(|e| {
-                let message = e.message().replace("is not valid json", "in an object key is not valid json");
+                let message = e
+                    .message()
+                    .replace("is not valid json", "in an object key is not valid json");
                 Error::canonicalization(message, "")
             })?;
             if is_sentinel_fast(&value) || (structural && (value.is_none() || key == b"cache_control")) {
@@ -374,7 +402,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
                 value,
             });
         }
-        Ok(())
+        Ok(subclass_keys)
     }
 
     fn object(&mut self, d: &Bound<'py, PyAny>, pos: Position, depth: usize) -> Result<(), Error> {
@@ -387,13 +415,22 @@ impl<'py, S: Detachable> Walker<'py, S> {
         result
     }
 
-    fn object_members(&mut self, d: &Bound<'py, PyAny>, pos: Position, depth: usize, start: usize) -> Result<(), Error> {
+    fn object_members(
+        &mut self,
+        d: &Bound<'py, PyAny>,
+        pos: Position,
+        depth: usize,
+        start: usize,
+    ) -> Result<(), Error> {
         let structural = pos.is_structural_object();
-        self.collect(d, structural)?;
+        let check_duplicates = self.collect(d, structural)?;
         let end = self.scratch.len();
         let members = &mut self.scratch[start..end];
         members.sort_unstable_by(|a, b| canonical::key_cmp(a.key(), b.key()));
-        if let Some(w) = members.windows(2).find(|w| w[0].key() == w[1].key()) {
+        if let Some(w) = members
+            .windows(2)
+            .find(|w| check_duplicates && w[0].key() == w[1].key())
+        {
             return Err(Error::unsupported_type(
                 format!("two keys with the same text {:?}", String::from_utf8_lossy(w[0].key())),
                 "",
@@ -422,13 +459,19 @@ impl<'py, S: Detachable> Walker<'py, S> {
             }
             let (key, value) = {
                 let e = &self.scratch[i];
-                // SAFETY: as above; the slice outlives the loop body because scratch[i] stays put.
+                // SAFETY: scratch[i] keeps the key and the value alive until this object is written
+                // (children push and truncate only above `end`; a reallocation moves the entry, not
+                // the objects), so a borrowed view of both is enough.
                 let key: &[u8] = unsafe { std::slice::from_raw_parts(e.key, e.key_len) };
-                (key, e.value.clone())
+                (key, unsafe { Borrowed::from_ptr(self.py, e.value.as_ptr()) })
             };
             write_str(&mut self.out, key);
             self.out.put_byte(b':');
-            let child = if structural { pos.member(key, block_type) } else { Position::Data };
+            let child = if structural {
+                pos.member(key, block_type)
+            } else {
+                Position::Data
+            };
             self.value(&value, child, depth + 1)
                 .map_err(|e| e.prefixed(&String::from_utf8_lossy(key)))?;
         }
@@ -515,7 +558,9 @@ pub(crate) fn is_sentinel_fast(v: &Bound<'_, PyAny>) -> bool {
 }
 
 pub fn short_repr(v: &Bound<'_, PyAny>) -> String {
-    let text = v.repr().map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| "?".into());
+    let text = v
+        .repr()
+        .map_or_else(|_| "?".into(), |r| r.to_string_lossy().into_owned());
     if text.chars().count() > 60 {
         let cut: String = text.chars().take(57).collect();
         format!("{cut}...")

@@ -5,12 +5,13 @@
 //! (`prefix::validate_breakpoints`) so a replay can validate once and submit many times.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::blocks::{Block, Digest, RequestBlocks, Ttl};
 use crate::errors::Error;
 use crate::models;
+
+pub use crate::explain::{sentence, thousands};
 
 /// A read looks back over at most this many positions, the breakpoint itself being the first.
 pub const LOOKBACK_POSITIONS: usize = 20;
@@ -71,6 +72,11 @@ pub enum Detail {
     Scope {
         index: usize,
     },
+    /// A live entry for the same content under another model of the same API key (caches are per model).
+    Model {
+        index: usize,
+        scope: u32,
+    },
 }
 
 /// One breakpoint of a submission: what its read found and what it wrote.
@@ -89,6 +95,8 @@ pub struct BreakpointReport {
     pub wrote: bool,
     /// The share of `cache_creation_input_tokens` billed for this breakpoint's write.
     pub tokens_written: u64,
+    /// For `Detail::Model`: the model whose cache holds this content.
+    pub other_model: Option<String>,
 }
 
 /// The `usage` input fields Anthropic would bill (output is not simulated).
@@ -190,9 +198,21 @@ pub struct Simulator {
     pub min_tokens: MinTokens,
     /// scope (API key / workspace) → model → scope id.
     scopes: HashMap<String, HashMap<String, u32>>,
-    next_scope: u32,
+    /// scope id → (scope, model).
+    scope_names: Vec<(String, String)>,
+    /// Model-free content key (see `content_key`) → entries with that content, to explain a model switch.
+    by_content: HashMap<u64, Vec<(u32, Digest)>>,
     entries: EntryMap,
     submissions: u64,
+}
+
+/// A key of the content through block `k` that ignores the model (and the request context): the
+/// un-chained fingerprints folded together. Computed only for written breakpoints and for misses.
+fn content_key(blocks: &[Block], k: usize) -> u64 {
+    blocks[..=k].iter().fold(0xcbf2_9ce4_8422_2325, |acc: u64, b| {
+        let word = u64::from_le_bytes(b.fingerprint[..8].try_into().expect("8 bytes"));
+        (acc.rotate_left(23) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    })
 }
 
 fn is_run_kind(kind: &str) -> bool {
@@ -231,14 +251,15 @@ impl Simulator {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.by_content.clear();
     }
 
     fn scope_id(&mut self, scope: &str, model: &str) -> u32 {
         if let Some(&id) = self.scopes.get(scope).and_then(|m| m.get(model)) {
             return id;
         }
-        let id = self.next_scope;
-        self.next_scope += 1;
+        let id = u32::try_from(self.scope_names.len()).expect("fewer than 2^32 scopes");
+        self.scope_names.push((scope.to_owned(), model.to_owned()));
         self.scopes
             .entry(scope.to_owned())
             .or_default()
@@ -315,6 +336,10 @@ impl Simulator {
                 detail: read.detail,
                 wrote: false,
                 tokens_written: 0,
+                other_model: match read.detail {
+                    Detail::Model { scope, .. } => Some(self.scope_names[scope as usize].1.clone()),
+                    _ => None,
+                },
             });
         }
 
@@ -349,6 +374,10 @@ impl Simulator {
                 }
             }
             self.write(blocks[r.index].digest, sid, r.ttl, now, now + first_token_after);
+            let slots = self.by_content.entry(content_key(blocks, r.index)).or_default();
+            if !slots.contains(&(sid, blocks[r.index].digest)) {
+                slots.push((sid, blocks[r.index].digest));
+            }
         }
         usage.input_tokens = total - level;
 
@@ -411,14 +440,41 @@ impl Simulator {
         let (reason, detail) = match (near, other_scope) {
             (Some(n), _) => n,
             (None, Some(index)) => (Reason::OtherScope, Detail::Scope { index }),
-            // Nothing inside the window: look further back only to explain the miss.
-            (None, None) => return self.outside(blocks, j, positions, sid, now),
+            (None, None) => {
+                if let Some(read) = self.other_model(blocks, bp, sid, now) {
+                    return read;
+                }
+                // Nothing inside the window: look further back only to explain the miss.
+                return self.outside(blocks, j, positions, sid, now);
+            }
         };
         Read {
             reason,
             hit_index: None,
             detail,
         }
+    }
+
+    /// The same content cached for another model under the same scope: a model switch.
+    fn other_model(&self, blocks: &[Block], bp: usize, sid: u32, now: f64) -> Option<Read> {
+        let candidates = self.by_content.get(&content_key(blocks, bp))?;
+        let scope = &self.scope_names[sid as usize].0;
+        candidates.iter().find_map(|&(owner, digest)| {
+            let same_scope = owner != sid && &self.scope_names[owner as usize].0 == scope;
+            let live = self
+                .entries
+                .get(&digest)?
+                .iter()
+                .any(|(o, e)| *o == owner && e.alive(now));
+            (same_scope && live).then_some(Read {
+                reason: Reason::OtherScope,
+                hit_index: None,
+                detail: Detail::Model {
+                    index: bp,
+                    scope: owner,
+                },
+            })
+        })
     }
 
     /// The window ended at block `last` after `positions` positions with no evidence: is there a live
@@ -490,98 +546,12 @@ impl Simulator {
             slots.retain(|(_, e)| now - e.last_access < e.ttl.seconds() + KEEP_EXPIRED_SECONDS);
             !slots.is_empty()
         });
+        let entries = &self.entries;
+        self.by_content.retain(|_, slots| {
+            slots.retain(|(_, digest)| entries.contains_key(digest));
+            !slots.is_empty()
+        });
     }
-}
-
-/// `1234567` → `"1,234,567"`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn seconds(x: f64) -> String {
-    if x >= 10.0 || x.fract() == 0.0 {
-        format!("{x:.0} s")
-    } else {
-        format!("{x:.1} s")
-    }
-}
-
-/// The one-line explanation of a breakpoint report, e.g. "expired: last read 412 s ago, TTL 300 s".
-pub fn sentence(report: &BreakpointReport, blocks: &[Block], model: &str, minimum: u64) -> String {
-    let path = |i: usize| blocks.get(i).map_or("?", |b| b.path.as_str());
-    let at = |i: usize| {
-        if i == report.index {
-            String::new()
-        } else {
-            format!(" at {}", path(i))
-        }
-    };
-    let mut s = match (report.reason, report.detail) {
-        (Reason::Hit, Detail::Age { index, seconds: age, ttl, last_was_read }) => format!(
-            "hit: read {} tokens through {}{}; last {} {} ago, TTL {}",
-            thousands(blocks.get(index).map_or(0, |_| prefix_tokens(blocks, index))),
-            path(index),
-            if index == report.index { "" } else { " (found by lookback)" },
-            if last_was_read { "read" } else { "written" },
-            seconds(age),
-            seconds(ttl.seconds()),
-        ),
-        (Reason::Expired, Detail::Age { index, seconds: age, ttl, last_was_read }) => format!(
-            "expired: last {} {} ago, TTL {}{}",
-            if last_was_read { "read" } else { "written" },
-            seconds(age),
-            seconds(ttl.seconds()),
-            at(index),
-        ),
-        (Reason::InFlight, Detail::Pending { index, in_seconds }) => format!(
-            "in_flight: the entry{} is still being written and becomes readable in {} (entries appear with the first token)",
-            at(index),
-            seconds(in_seconds),
-        ),
-        (Reason::OutsideLookback, Detail::Outside { index, positions }) => format!(
-            "outside_lookback: {} is cached but {positions} positions back; a read looks back {LOOKBACK_POSITIONS}",
-            path(index),
-        ),
-        (Reason::OtherScope, Detail::Scope { index }) => {
-            format!("other_scope: this prefix{} is cached under another api key (workspace)", at(index))
-        }
-        (Reason::BelowMinimum, _) => format!(
-            "below_minimum: the prefix through {} is {} tokens; {model} caches from {}",
-            path(report.index),
-            thousands(report.prefix_tokens),
-            thousands(minimum),
-        ),
-        _ => format!("never_written: no entry within the {LOOKBACK_POSITIONS}-position lookback"),
-    };
-    if report.wrote {
-        if report.tokens_written > 0 {
-            let _ = write!(
-                s,
-                "; wrote {} tokens ({})",
-                thousands(report.tokens_written),
-                report.ttl.as_str()
-            );
-        } else {
-            let _ = write!(
-                s,
-                "; wrote the {} entry at no charge (inside the read prefix)",
-                report.ttl.as_str()
-            );
-        }
-    }
-    s
-}
-
-fn prefix_tokens(blocks: &[Block], index: usize) -> u64 {
-    blocks[..=index].iter().map(|b| b.tokens).sum()
 }
 
 #[cfg(test)]
@@ -775,7 +745,5 @@ mod tests {
         let r = request(2, 10, &[]);
         assert!(s.submit_blocks(&r, "k", f64::NAN, 0.0).is_err());
         assert!(s.submit_blocks(&r, "k", 0.0, -1.0).is_err());
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(thousands(999), "999");
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! Use a real tokenizer (`CountTokens`) when counts must match billing.
 
-use crate::fingerprint::count_at_least;
+use crate::fingerprint::utf8_counts;
 use crate::models::{lookup, TokenizerFamily};
 use crate::prefix::RawBlock;
 
@@ -30,8 +30,8 @@ pub fn label(family: TokenizerFamily) -> &'static str {
 
 pub fn estimate(raw: &RawBlock, family: TokenizerFamily) -> u64 {
     let fp = &raw.fingerprint;
-    let ascii = fp.len() - count_at_least(fp, 0x80);
-    let wide = count_at_least(fp, 0xC0); // UTF-8 lead bytes: one per non-ASCII code point
+    let (high, wide) = utf8_counts(fp); // wide: UTF-8 lead bytes, one per non-ASCII code point
+    let ascii = fp.len() - high;
     let units = ascii.saturating_sub(raw.media_bytes) as f64 / 4.0 + wide as f64;
     let factor = match family {
         TokenizerFamily::Classic => 1.0,

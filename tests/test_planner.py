@@ -6,11 +6,14 @@ import copy
 import json
 import math
 import random
+import re
 from pathlib import Path
 from typing import Any
 
 import promptkey
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from promptkey import InvalidOptionError, Plan, PromptCacheSimulator, plan
 from promptkey.cli import main
 
@@ -67,7 +70,7 @@ LAYERS = {
 def billed(usage: dict[str, Any]) -> float:
     """Input cost in base-input-token units (Sonnet 4.5: read 0.1, 5m write 1.25, 1h write 2)."""
     c = usage["cache_creation"]
-    return (
+    return float(
         usage["input_tokens"]
         + 0.1 * usage["cache_read_input_tokens"]
         + 1.25 * c["ephemeral_5m_input_tokens"]
@@ -112,7 +115,7 @@ def test_rare_traffic_buys_the_one_hour_ttl() -> None:
 
 
 def test_default_reuse_caches_up_to_the_last_user_message() -> None:
-    req = {
+    req: dict[str, Any] = {
         "model": "claude-sonnet-4-5",
         "max_tokens": 10,
         "system": words(1500, "sys"),
@@ -286,3 +289,84 @@ def test_plan_is_exported_and_cli_prints_a_table(tmp_path: Path, capsys: pytest.
     assert main(["plan", str(path), "--model", "claude-opus-4-5"]) == 0
     assert "minimum 4,096" in capsys.readouterr().out
     assert main(["plan", str(tmp_path / "missing.json")]) == 2
+
+
+# --- invariants: the plan's cold and warm costs are what the simulator bills ------------------------
+
+block_tokens = st.integers(1, 900)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> dict[str, Any]:
+    req: dict[str, Any] = {"model": draw(st.sampled_from(["claude-sonnet-4-5", "claude-opus-4-5", "claude-opus-5"]))}
+    n_tools = draw(st.integers(0, 3))
+    if n_tools:
+        req["tools"] = [
+            {"name": f"t{i}", "description": sized(draw(block_tokens), f"t{i}"), "input_schema": {"type": "object"}}
+            for i in range(n_tools)
+        ]
+    n_system = draw(st.integers(0, 2))
+    if n_system:
+        req["system"] = [{"type": "text", "text": sized(draw(block_tokens), f"s{i}")} for i in range(n_system)]
+    messages = []
+    for m in range(draw(st.integers(1, 5))):
+        content = [
+            {"type": "text", "text": sized(draw(block_tokens), f"m{m}b{j}")} for j in range(draw(st.integers(1, 3)))
+        ]
+        messages.append({"role": "user" if m % 2 == 0 else "assistant", "content": content})
+    if messages[-1]["role"] == "assistant":
+        messages.append({"role": "user", "content": "next"})
+    req["messages"] = messages
+    if draw(st.booleans()):
+        req["cache_control"] = FIVE
+    return req
+
+
+@settings(max_examples=80, deadline=None)
+@given(requests(), st.sampled_from(["auto", "5m", "1h"]), st.sampled_from([None, 1 / 900, 1.0]), st.integers(0, 4))
+def test_cold_and_warm_costs_are_what_the_simulator_bills(
+    req: dict[str, Any], ttl: str, rate: float | None, max_breakpoints: int
+) -> None:
+    snapshot = copy.deepcopy(req)
+    p = plan(req, ttl=ttl, rate=rate, tokenizer=tok, max_breakpoints=max_breakpoints, reuse={"messages": "hourly"})
+    out = p.apply(req)
+    assert req == snapshot
+    assert json.dumps(out).count('"cache_control"') == len(p.breakpoints) <= max_breakpoints
+    assert p.warm_cost - 1e-9 <= p.expected_cost <= p.cold_cost + 1e-9
+    assert p.expected_cost <= p.uncached_cost + 1e-6
+    sim = PromptCacheSimulator(tokenizer=tok)
+    assert billed(sim.submit(out, now=0.0)) == pytest.approx(p.cold_cost)
+    assert billed(sim.submit(out, now=1.0)) == pytest.approx(p.warm_cost)
+
+
+# --- the volatile-content scanner against a regex reference -----------------------------------------
+
+_REFERENCE = re.compile(
+    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    r"|(?P<timestamp>\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)"
+    r"|(?P<date>\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b)"
+    r"|(?P<time>\b(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\b)"
+    r"|(?P<unix>\b1[5-9]\d{8}(?:\d{3})?\b)"
+    r"|(?P<id>\b(?:req|msg|toolu|run|sess)_[A-Za-z0-9]{12,}\b)"
+)
+_KINDS = {
+    "uuid": "a uuid",
+    "timestamp": "a timestamp",
+    "date": "a date",
+    "time": "a time of day",
+    "unix": "a unix timestamp",
+    "id": "an id",
+}
+_PIECES = st.sampled_from(
+    ["2026-11-21", "1999-12-31", "2026-13-01", "T", " ", "09:15", ":02", "23:59:59", "24:00:00", "1763683200",
+     "123", "req_", "msg_", "abcdef012345", "3f2b8c1e", "-9d4a", "-1c5d7f9b0a3e", "_", "x", "-", ".", "0"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=12).map("".join))
+def test_volatile_scanner_matches_the_regex(text: str) -> None:
+    m = _REFERENCE.search(text)
+    expected = (_KINDS[m.lastgroup or ""], m.start(), m.group(0)) if m else None
+    found = promptkey._core._volatile(text, "p")
+    assert (found[1:] if found else None) == expected

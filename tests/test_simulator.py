@@ -45,7 +45,9 @@ def sim(**kw: Any) -> tuple[PromptCacheSimulator, Clock]:
     return PromptCacheSimulator(clock=clock, tokenizer=tok, **kw), clock
 
 
-def conversation(n_blocks: int, bp: int | None = None, tokens: int = 200, model: str = "claude-sonnet-4-5") -> dict:
+def conversation(
+    n_blocks: int, bp: int | None = None, tokens: int = 200, model: str = "claude-sonnet-4-5"
+) -> dict[str, Any]:
     """One user message of `n_blocks` text blocks (block i says `b{i}`), 5m breakpoint on block `bp` (1-based)."""
     content = [text(tokens, f"b{i}", FIVE if bp == i + 1 else None) for i in range(n_blocks)]
     return {"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": content}]}
@@ -79,7 +81,7 @@ def test_documented_lookback_example() -> None:
     assert "messages[0].content[14] is cached but 21 positions back" in record["message"]
 
 
-def tool_turn(n_calls: int, tail_texts: int) -> dict:
+def tool_turn(n_calls: int, tail_texts: int) -> dict[str, Any]:
     """10 cached text blocks, then an assistant turn of `n_calls` tool_use blocks, a user turn of their
     tool_result blocks and `tail_texts` text blocks, the last one marked."""
     first = [text(200, f"b{i}", FIVE if i == 9 else None) for i in range(10)]
@@ -124,7 +126,7 @@ def test_tool_use_and_tool_result_runs_are_one_position_each() -> None:
 def test_mixed_ttl_billing_a_b_c() -> None:
     s, clock = sim(min_tokens=100)
     system = [text(1000, "s0", HOUR), text(1000, "s1")]
-    req = {
+    req: dict[str, Any] = {
         "model": "claude-sonnet-4-5",
         "max_tokens": 5,
         "system": system,
@@ -279,10 +281,11 @@ def test_ttl_boundary_and_refresh_on_read() -> None:
     s.submit(req)
     assert reasons(s) == ["hit"]
     # The read at 299 refreshed it: alive until 599 (exclusive), not 300.
-    clock.now = 598.999
+    clock.now = 598.0
     s.submit(req)
     assert reasons(s) == ["hit"]
-    clock.now = 598.999 + 300.0
+    # Exactly one TTL after the last read: expired.
+    clock.now = 898.0
     u = s.submit(req)
     assert reasons(s) == ["expired"]
     assert s.explain()[0]["message"] == "expired: last read 300 s ago, TTL 300 s; wrote 1,200 tokens (5m)"
@@ -342,6 +345,9 @@ def test_model_and_scope_separation() -> None:
     assert reasons(s) == ["other_scope"]
     other_model = dict(req, model="claude-sonnet-4-6")
     assert s.submit(other_model, api_key="team-a")["cache_read_input_tokens"] == 0
+    [record] = s.explain()
+    assert record["reason"] == "other_scope"
+    assert record["message"].startswith("other_scope: this content is cached for model claude-sonnet-4-5")
     assert s.submit(req, api_key="team-a")["cache_read_input_tokens"] == 1200
     assert s.submit(req, api_key="team-b")["cache_read_input_tokens"] == 1200
 
@@ -365,7 +371,9 @@ def layered(**extra: Any) -> dict[str, Any]:
     return req
 
 
-def read_pattern(s: PromptCacheSimulator, clock: Clock, before: dict, after: dict) -> tuple[list[str | None], int]:
+def read_pattern(
+    s: PromptCacheSimulator, clock: Clock, before: dict[str, Any], after: dict[str, Any]
+) -> tuple[list[str | None], int]:
     """Which entry each breakpoint of `after` read (None: a miss), and the tokens read."""
     s.submit(before)
     clock.now += 1

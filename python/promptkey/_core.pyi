@@ -319,7 +319,11 @@ class PromptCacheSimulator:
 
 # --- planner (rust/py_planner.rs) ---
 
-__all__ += ["_plan", "_trace_reuse"]
+__all__ += ["_plan", "_trace_reuse", "_volatile"]
+
+def _volatile(obj: Any, path: str, /) -> tuple[str, str, int, str] | None:
+    """The first date, timestamp, time of day, uuid, unix timestamp or request id in the strings of a
+    block: ``(path, what, code-point offset, value)``."""
 
 def _plan(
     request: Mapping[str, Any],

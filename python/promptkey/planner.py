@@ -8,7 +8,6 @@ warnings about volatile content, and learning reuse from a trace.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,29 +17,6 @@ from promptkey import _core
 from promptkey._exceptions import InvalidOptionError
 
 Reuse = float | str | tuple[float, float]
-
-# Content that usually differs between requests; before a breakpoint, it makes every read miss. One
-# alternation, so each block is scanned once (the group name says what was found).
-_VOLATILE = re.compile(
-    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
-    r"|(?P<timestamp>\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)"
-    r"|(?P<date>\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b)"
-    r"|(?P<time>\b(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\b)"
-    r"|(?P<unix>\b1[5-9]\d{8}(?:\d{3})?\b)"
-    r"|(?P<id>\b(?:req|msg|toolu|run|sess)_[A-Za-z0-9]{12,}\b)"
-)
-# Python's `re` has no fast scan for a pattern that starts with `\b`: find the digit runs (and the id
-# prefixes) first and run the full pattern only around them, ~10x faster on prose.
-_DIGITS = re.compile(r"[0-9]+")
-_ID_PREFIXES = ("req_", "msg_", "toolu_", "run_", "sess_")
-_VOLATILE_NAMES = {
-    "uuid": "a uuid",
-    "timestamp": "a timestamp",
-    "date": "a date",
-    "time": "a time of day",
-    "unix": "a unix timestamp",
-    "id": "an id",
-}
 
 _MESSAGE_PATH = re.compile(r"^messages\[(\d+)\]\.content\[(\d+)\]$")
 _SECTION_PATH = re.compile(r"^(tools|system)\[(\d+)\]$")
@@ -283,32 +259,6 @@ def _lookup(request: Mapping[str, Any], path: str) -> Any:
     return None
 
 
-def _find_volatile(text: str) -> re.Match[str] | None:
-    # Every pattern but the ids contains a digit and is under 37 characters: search each cluster of
-    # nearby digit runs once, widened by 37 characters on both sides.
-    start = end = -1
-    for d in _DIGITS.finditer(text):
-        if start >= 0 and d.start() - end > 74:
-            m = _VOLATILE.search(text, max(0, start - 37), end + 37)
-            if m:
-                return m
-            start = -1
-        if start < 0:
-            start = d.start()
-        end = d.end()
-    if start >= 0:
-        m = _VOLATILE.search(text, max(0, start - 37), end + 37)
-        if m:
-            return m
-    for prefix in _ID_PREFIXES:
-        i = text.find(prefix)
-        if i >= 0:
-            m = _VOLATILE.search(text, max(0, i - 1), i + 200)
-            if m:
-                return m
-    return None
-
-
 def _volatile_warnings(
     request: Mapping[str, Any], blocks: list[dict[str, Any]], planned: list[dict[str, Any]]
 ) -> list[str]:
@@ -319,16 +269,11 @@ def _volatile_warnings(
     for b in blocks[: last + 1]:
         if b["reuse_5m"] == 0.0 and b["reuse_1h"] == 0.0:
             continue  # declared new every request: no breakpoint relies on it
-        obj = _lookup(request, b["path"])
-        # Offsets are code points within the block's text, or within its JSON for other blocks.
-        if isinstance(obj, Mapping) and isinstance(obj.get("text"), str):
-            obj = obj["text"]
-        text = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False, default=str)
-        m = _find_volatile(text)
-        if m:
-            what = _VOLATILE_NAMES[m.lastgroup or "id"]
+        found = _core._volatile(_lookup(request, b["path"]), b["path"])
+        if found:
+            where, what, offset, value = found
             out.append(
-                f"volatile content before a breakpoint: {b['path']} contains {what} ({m.group(0)!r}) at char "
-                f"{m.start():,}; if it changes between requests, every breakpoint from there on misses"
+                f"volatile content before a breakpoint: {where} contains {what} ({value!r}) at char "
+                f"{offset:,}; if it changes between requests, every breakpoint from there on misses"
             )
     return out

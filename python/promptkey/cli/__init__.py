@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommand modules, in the order `promptkey --help` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("diff", "emulator", "plan")
+SUBCOMMANDS: tuple[str, ...] = ("key", "diff", "plan", "emulator")
 
 
 def build_parser() -> argparse.ArgumentParser:
