@@ -87,6 +87,15 @@ def test_write_without_split_is_5m_and_split_decides() -> None:
     assert (with_split.cache_write_5m, with_split.cache_write_1h) == (0.0, pytest.approx(1000 * 2.0 / M))
 
 
+def test_an_empty_split_beside_a_write_is_no_split() -> None:
+    # anthropic-sdk-java#353: web-search turns reported cache_creation 0/0 with a non-zero write
+    usage = {
+        "cache_creation_input_tokens": 500,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+    }
+    assert usage_tokens(usage).cache_write_5m == 500
+
+
 def test_batch_halves_every_field_including_baseline() -> None:
     usage = {"input_tokens": 10, "cache_read_input_tokens": 20, "cache_creation_input_tokens": 30, "output_tokens": 40}
     full, half = cost(usage, "claude-opus-4-5"), cost(usage, "claude-opus-4-5", batch=True)
@@ -129,6 +138,54 @@ def test_user_price_file_and_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert cost({"input_tokens": M}, "acme-1", prices={"models": {"acme-1": {"input": 1, "output": 1}}}).input == 1.0
     with pytest.raises(UnknownModelError, match="claude-opus-4-5"):
         cost({"input_tokens": 1}, "claude-opus-4-5", prices={"mode": "replace", "models": {}})
+
+
+def test_litellm_price_file_is_accepted(tmp_path: Path) -> None:
+    litellm = {
+        "sample_spec": {"max_tokens": "LEGACY parameter"},
+        "claude-sonnet-4-5": {
+            "input_cost_per_token": 3e-06,
+            "output_cost_per_token": 1.5e-05,
+            "cache_creation_input_token_cost": 3.75e-06,
+            "cache_creation_input_token_cost_above_1hr": 6e-06,
+            "cache_read_input_token_cost": 3e-07,
+            "input_cost_per_token_above_200k_tokens": 6e-06,
+            "output_cost_per_token_above_200k_tokens": 2.25e-05,
+            "litellm_provider": "anthropic",
+            "prompt_cache_min_tokens": 1024,
+        },
+        "anthropic/claude-acme": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06},
+        "gpt-4o": {"input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05, "litellm_provider": "openai"},
+    }
+    file = tmp_path / "model_prices_and_context_window.json"
+    file.write_text(json.dumps(litellm))
+    table = load_prices(file)
+    small = table.lookup("claude-sonnet-4-5", prompt_tokens=10_000)
+    assert (small.input, small.cache_write_5m, small.cache_write_1h, small.cache_read) == (3.0, 3.75, 6.0, 0.3)
+    assert small.min_tokens == 1024
+    large = table.lookup("claude-sonnet-4-5", prompt_tokens=250_000)
+    assert (large.input, large.output) == (6.0, 22.5)
+    assert table.lookup("claude-acme").cache_read == pytest.approx(0.1)  # cache prices by multiplier
+    with pytest.raises(UnknownModelError):
+        table.lookup("gpt-4o")  # not an Anthropic model
+
+
+def test_litellm_9812_and_11789_regressions() -> None:
+    """LiteLLM #9812 added cache-creation tokens to input a second time; #11789 priced cache reads as input when
+    streaming. Here input is priced from input_tokens alone, and a folded stream prices like its message."""
+    usage = {
+        "input_tokens": 10,
+        "cache_creation_input_tokens": 1000,
+        "cache_read_input_tokens": 500,
+        "output_tokens": 1,
+    }
+    c = cost(usage, "claude-sonnet-4-5")
+    assert c.input == pytest.approx(10 * 3.0 / M) and c.cache_read == pytest.approx(500 * 0.3 / M)
+    stream = [
+        {"type": "message_start", "message": {"usage": {**usage, "output_tokens": 1}}},
+        {"type": "message_delta", "usage": usage},
+    ]
+    assert cost(fold_usage(stream), "claude-sonnet-4-5") == c
 
 
 def test_a_loaded_table_can_be_passed_as_is() -> None:

@@ -702,3 +702,84 @@ def test_clock_ticks_or_stays_frozen() -> None:
         frozen.advance(-1)
     frozen.set(10.0)
     assert frozen.time() == 10.0
+
+
+def test_models_endpoint_lists_the_priced_models(emu: Emulator) -> None:
+    c = client(emu)
+    listed = [m.id for m in c.models.list(limit=5)]  # the SDK pages through after_id
+    assert "claude-sonnet-4-6" in listed and len(listed) == len(set(listed)) > 20
+    info = c.models.retrieve("claude-sonnet-4-6")
+    assert info.display_name == "Claude Sonnet 4.6" and info.line == "sonnet"
+    with pytest.raises(anthropic.NotFoundError, match="model: gpt-9"):
+        c.models.retrieve("gpt-9")
+
+
+def test_count_tokens_never_changes_the_cache(emu: Emulator) -> None:
+    c = client(emu)
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "system": [{"type": "text", "text": text(1100), "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    for _ in range(3):
+        c.messages.count_tokens(**params)
+    first = c.messages.create(max_tokens=5, **params).usage
+    assert (first.cache_creation_input_tokens, first.cache_read_input_tokens) == (1100, 0)
+
+
+def test_min_tokens_decides_what_is_cached() -> None:
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 5,
+        "system": [{"type": "text", "text": text(1100), "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    with serve(tokenizer=words, min_tokens=2048) as emu:  # below the minimum: no error, no caching
+        u = client(emu).messages.create(**params).usage
+        assert (u.input_tokens, u.cache_creation_input_tokens) == (1101, 0)
+    with serve(tokenizer=words, min_tokens={MODEL: 100}) as emu:
+        assert client(emu).messages.create(**params).usage.cache_creation_input_tokens == 1100
+
+
+def test_extended_thinking_answers_with_a_signed_thinking_block(emu: Emulator) -> None:
+    c = client(emu)
+    params: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 2000,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [{"role": "user", "content": "why is the sky blue"}],
+    }
+    message = c.messages.create(**params)
+    thinking, answer = message.content
+    assert thinking.type == "thinking" and thinking.thinking == "The request is 5 words long." and thinking.signature
+    assert answer.type == "text" and answer.text == "why is the sky blue"
+    assert message.usage.output_tokens == 6 + 5  # thinking counts as output
+    with c.messages.stream(**params) as stream:
+        streamed = stream.get_final_message()
+    assert [b.model_dump() for b in streamed.content] == [b.model_dump() for b in message.content]
+    follow_up = [
+        *params["messages"],
+        {"role": "assistant", "content": message.content},
+        {"role": "user", "content": "and at dusk"},
+    ]
+    assert c.messages.create(**{**params, "messages": follow_up}).content[-1].text == "and at dusk"
+    with pytest.raises(anthropic.BadRequestError, match="budget_tokens: Input should be greater than or equal to 1024"):
+        c.messages.create(**{**params, "thinking": {"type": "enabled", "budget_tokens": 100}})
+    with pytest.raises(anthropic.BadRequestError, match="must be greater than `thinking.budget_tokens`"):
+        c.messages.create(**{**params, "max_tokens": 1024})
+
+
+def test_beta_requests_may_carry_members_the_emulator_does_not_know(emu: Emulator) -> None:
+    c = client(emu)
+    message = c.beta.messages.create(
+        model=MODEL,
+        max_tokens=5,
+        messages=[{"role": "user", "content": "beta"}],
+        betas=["compact-2026-01-12"],
+        extra_body={"compaction": {"x": 1}},
+    )
+    assert message.content[0].text == "beta"
+    with pytest.raises(anthropic.BadRequestError, match="compaction: Extra inputs are not permitted"):
+        c.messages.create(
+            model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x"}], extra_body={"compaction": {}}
+        )

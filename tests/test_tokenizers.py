@@ -243,3 +243,12 @@ def test_assistant_text_with_trailing_whitespace_is_never_a_prefix_end(emu: Emul
     assert emu.stats["by_status"] == {"200": emu.stats["requests"]}
     assert counted.total == sdk(emu).messages.count_tokens(**request).input_tokens
     assert sum(counted.blocks[1:]) == 2 + 3
+
+
+def test_request_settings_are_sent_with_every_prefix(emu: Emulator) -> None:
+    """thinking is part of every counted prefix (and of the probe), so block counts and the total stay exact."""
+    tok = CountTokens(sdk(emu), model=MODEL)
+    thinking = {**REQUEST, "thinking": {"type": "enabled", "budget_tokens": 2048}}
+    plain, with_thinking = tok.count(REQUEST), tok.count(thinking)
+    assert with_thinking.blocks == plain.blocks
+    assert with_thinking.total == sdk(emu).messages.count_tokens(**thinking).input_tokens

@@ -106,6 +106,8 @@ def usage_tokens(usage: Any) -> Tokens:
     if split is not None:  # the split decides when present
         w5 = _count(_get(split, "ephemeral_5m_input_tokens"), "usage.cache_creation.ephemeral_5m_input_tokens")
         w1 = _count(_get(split, "ephemeral_1h_input_tokens"), "usage.cache_creation.ephemeral_1h_input_tokens")
+        if w5 + w1 == 0 and written:  # a 0/0 split beside a real write (seen on web-search turns) is no split
+            w5 = written
     return Tokens(
         input=_count(_get(u, "input_tokens"), "usage.input_tokens"),
         cache_read=_count(_get(u, "cache_read_input_tokens"), "usage.cache_read_input_tokens"),

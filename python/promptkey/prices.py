@@ -6,7 +6,8 @@
 
 Prices are USD per million tokens. A user table has the shape of the built-in one: `{"models": {alias: entry or
 [entries]}}`; each model it names replaces that model's built-in entries, models it adds extend the table, and
-`"mode": "replace"` drops the built-in table altogether. An entry needs `input` and `output`; cache prices default
+`"mode": "replace"` drops the built-in table altogether. LiteLLM's `model_prices_and_context_window.json` is
+accepted as it is (see `from_litellm`). An entry needs `input` and `output`; cache prices default
 to the standard multipliers (5m write 1.25x, 1h write 2x, read 0.1x of input). Entries may carry `from` /
 `until` (ISO dates, `until` exclusive) and `tiers` (prices by prompt size, `up_to` inclusive, the last `null`).
 """
@@ -26,7 +27,7 @@ from typing import Any, Union
 
 from promptkey._exceptions import InvalidOptionError, PromptKeyError
 
-__all__ = ["ModelPrice", "PriceTable", "PricesSource", "UnknownModelError", "load_prices"]
+__all__ = ["ModelPrice", "PriceTable", "PricesSource", "UnknownModelError", "from_litellm", "load_prices"]
 
 #: What `prices=` accepts: a path to a JSON file, a dict of the same shape, or a table `load_prices` built.
 PricesSource = Union[str, "os.PathLike[str]", Mapping[str, Any], "PriceTable"]
@@ -237,6 +238,53 @@ def _read(source: PricesSource, path: str) -> Mapping[str, Any]:
     return doc
 
 
+def _looks_like_litellm(doc: Mapping[str, Any]) -> bool:
+    return any(isinstance(v, Mapping) and "input_cost_per_token" in v for v in doc.values())
+
+
+_LITELLM_CLASSES = (
+    ("input", "input_cost_per_token"),
+    ("output", "output_cost_per_token"),
+    ("cache_write_5m", "cache_creation_input_token_cost"),
+    ("cache_write_1h", "cache_creation_input_token_cost_above_1hr"),
+    ("cache_read", "cache_read_input_token_cost"),
+)
+
+
+def from_litellm(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert LiteLLM's `model_prices_and_context_window.json` (USD per token) to this table's shape (USD per
+    million tokens): Anthropic entries only (`litellm_provider: "anthropic"`, an `anthropic/` prefix dropped),
+    `prompt_cache_min_tokens` as `min_tokens`, and the `_above_200k_tokens` variants as a second tier. A layer in
+    this form replaces the built-in entries of the models it names, like any user table."""
+    models: dict[str, Any] = {}
+    for name, raw in doc.items():
+        if not isinstance(raw, Mapping) or "input_cost_per_token" not in raw:
+            continue
+        if raw.get("litellm_provider", "anthropic") != "anthropic":
+            continue
+        model = str(name).removeprefix("anthropic/")
+
+        def per_mtok(suffix: str, raw: Mapping[str, Any] = raw) -> dict[str, float]:
+            out = {}
+            for ours, theirs in _LITELLM_CLASSES:
+                value = raw.get(theirs + suffix)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    out[ours] = round(float(value) * 1_000_000, 9)  # per token -> per MTok, without float dust
+            return out
+
+        entry: dict[str, Any] = {**per_mtok(""), "source": f"litellm: {name}"}
+        if "output" not in entry:
+            continue
+        if isinstance(raw.get("prompt_cache_min_tokens"), int):
+            entry["min_tokens"] = raw["prompt_cache_min_tokens"]
+        above = per_mtok("_above_200k_tokens")
+        if "input" in above:
+            base = {k: v for k, v in entry.items() if k in dict(_LITELLM_CLASSES)}
+            entry["tiers"] = [{"up_to": 200_000, **base}, {"up_to": None, **base, **above}]
+        models[model] = entry
+    return {"models": models}
+
+
 _builtin_lock = threading.Lock()
 _builtin: tuple[dict[str, tuple[_Entry, ...]], dict[str, float], dict[str, float]] | None = None
 
@@ -301,6 +349,8 @@ def _build(prices: PricesSource | None, env: str | None) -> PriceTable:
         layers.append((prices, "prices"))
     for source, where in layers:
         doc = _read(source, where)
+        if "models" not in doc and _looks_like_litellm(doc):
+            doc = from_litellm(doc)
         mode = doc.get("mode", "extend")
         if mode not in ("extend", "replace"):
             raise InvalidOptionError(f"mode must be 'extend' or 'replace', got {mode!r}", "mode")

@@ -179,9 +179,9 @@ class CountTokens:
         tools = [b for s, _, b in blocks if s == "tools"]
         system = [b for s, _, b in blocks if s == "system"]
         deltas: list[int] = []
-        overhead = self._overhead
-        # the probe request with no blocks: overhead + one probe block
-        previous = self._overhead + self._probe_block
+        # the probe request with no blocks, under this request's settings (thinking adds tokens of its own)
+        previous = self._memo_count(hashlib.sha256(chain + b"probe").digest(), messages=probe, **context)
+        overhead = previous - self._probe_block
         for i, tool in enumerate(tools):
             chain = step(b"tool", tool)
             now = self._memo_count(chain, tools=tools[: i + 1], messages=probe, **context)

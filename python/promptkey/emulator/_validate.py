@@ -55,7 +55,7 @@ _KNOWN = frozenset(
 )
 _COUNT_KNOWN = frozenset(
     {"model", "messages", "system", "tools", "tool_choice", "cache_control", "mcp_servers", "output_config", "speed"}
-    | {"thinking", "context_management"}
+    | {"thinking", "context_management", "output_format", "user_profile_id", "workspace_id"}
 )
 
 
@@ -89,8 +89,10 @@ def _check_text_blocks(blocks: Any, where: str) -> None:
                 raise _bad(f"{where.split('.')[0]}: text content blocks must contain non-whitespace text")
 
 
-def validate(body: Any, *, version: str, count_only: bool = False) -> None:
-    """Raise `ApiError` (400) for what the API would reject; return None for a request it would accept."""
+def validate(body: Any, *, version: str, count_only: bool = False, beta: bool = False) -> None:
+    """Raise `ApiError` (400) for what the API would reject; return None for a request it would accept.
+    Beta requests (an `anthropic-beta` header, or `?beta=true`) may carry members this emulator does not know:
+    they are not checked."""
     if not isinstance(body, Mapping):
         raise _bad("request body must be a json object")
     if version != "2023-06-01":  # 2026-10-21 removed sampling parameters, even at their default values
@@ -99,7 +101,7 @@ def validate(body: Any, *, version: str, count_only: bool = False) -> None:
                 raise _bad(f"{name}: Extra inputs are not permitted")
     known = _COUNT_KNOWN if count_only else _KNOWN
     for name in body:
-        if name not in known and not (version == "2023-06-01" and name in _SAMPLING and not count_only):
+        if not beta and name not in known and not (version == "2023-06-01" and name in _SAMPLING and not count_only):
             raise _bad(f"{name}: Extra inputs are not permitted")
     required = ("model", "messages") if count_only else ("max_tokens", "messages", "model")
     for name in required:
@@ -172,6 +174,21 @@ def validate(body: Any, *, version: str, count_only: bool = False) -> None:
             if tool["name"] in names:
                 raise _bad(f"tools: Tool names must be unique. Found duplicate: {tool['name']}")
             names.add(tool["name"])
+    thinking = body.get("thinking")
+    if thinking is not None:
+        if not isinstance(thinking, Mapping) or thinking.get("type") not in ("enabled", "disabled", "adaptive"):
+            raise _bad("thinking.type: Input should be 'enabled', 'disabled' or 'adaptive'")
+        if thinking["type"] == "enabled":
+            budget = thinking.get("budget_tokens")
+            if isinstance(budget, bool) or not isinstance(budget, int):
+                raise _bad("thinking.enabled.budget_tokens: Field required")
+            if budget < 1024:
+                raise _bad("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+            if not count_only and body["max_tokens"] <= budget:
+                raise _bad(
+                    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation "
+                    "at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
+                )
     choice = body.get("tool_choice")
     if choice is not None:
         if not isinstance(choice, Mapping) or choice.get("type") not in ("auto", "any", "tool", "none"):
