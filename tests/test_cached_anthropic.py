@@ -264,10 +264,14 @@ def test_async_twin(emulator: Any) -> None:
         async with client.messages.stream(**params("async stream")) as stream:
             final = await stream.get_final_message()
         assert client.last.status == "hit" and "".join(b.text for b in final.content if b.type == "text") == text
+        bypassing = client.with_cache(mode="bypass")
+        assert isinstance(bypassing, AsyncCachedAnthropic)
+        await bypassing.messages.create(**params("async question"))
+        assert bypassing.last is not None and bypassing.last.status == "bypass"
         await sdk.close()
 
     asyncio.run(main())
-    assert emulator.stats["requests"] == 2
+    assert emulator.stats["requests"] == 3
 
 
 def test_missing_extra_is_a_one_line_hint() -> None:
