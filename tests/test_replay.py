@@ -216,13 +216,15 @@ def test_plain_table_without_rich(
     trace.write_text("\n".join(json.dumps({"ts": e.ts, "request": e.request}) for e in small_trace()) + "\n")
     assert main(["replay", str(trace)]) == 0
     out = capsys.readouterr().out.splitlines()
-    header = next(text for text in out if text.startswith("strategy"))
+    header = next(text for text in out if text.strip().startswith("strategy"))
     assert "API calls" in header and "cost" in header
     rows: dict[str, list[str]] = {}
-    for text in out:  # the table rows come first; the legend repeats the names below
+    for text in out:  # the cost table comes first; the token table and the legend repeat the names below
         if text.split() and text.split()[0] in STRATEGIES:
             rows.setdefault(text.split()[0], text.split())
-    assert set(rows) == set(STRATEGIES) and rows["none"][1] == "5" and rows["response"][1] == "2"
+    assert set(rows) == set(STRATEGIES)
+    assert rows["none"][1:3] == ["5", "5"] and rows["response"][1:3] == ["5", "2"]  # requests, API calls
+    assert any(text.strip().startswith("tokens by class") for text in out)
 
 
 def test_first_token_after_makes_close_requests_write() -> None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from promptkey._exceptions import PromptKeyError
-from promptkey.replay import PLANNERS, STRATEGIES, ReplayReport, parse_lines, read_trace, replay
+from promptkey.replay import PLANNERS, STRATEGIES, TOKEN_CLASSES, ReplayReport, parse_lines, read_trace, replay
 
 # Below this many requests a replay finishes before a progress bar would be worth drawing.
 PROGRESS_MIN_REQUESTS = 200
@@ -119,7 +119,7 @@ def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[int], None] | 
         yield lambda done: bar.update(task, completed=done)
 
 
-# --- the table -------------------------------------------------------------------------------------------
+# --- the tables ------------------------------------------------------------------------------------------
 
 
 def _usd(value: float) -> str:
@@ -127,7 +127,7 @@ def _usd(value: float) -> str:
 
 
 def _tokens(value: int) -> str:
-    """Compact counts (`987k`, `1.23M`) so the table fits a terminal."""
+    """Compact counts (`987k`, `1.23M`) so the tables fit an 80-column terminal."""
     if value >= 10_000_000:
         return f"{value / 1e6:.1f}M"
     if value >= 1_000_000:
@@ -137,91 +137,78 @@ def _tokens(value: int) -> str:
     return f"{value:,}"
 
 
-def rows(data: dict[str, Any]) -> list[list[str]]:
-    out = []
-    for name in STRATEGIES:
-        s = data["strategies"][name]
-        t = s["tokens"]
-        out.append(
-            [
-                name,
-                str(s["api_calls"]),
-                _tokens(t["input"]),
-                _tokens(t["cache_read"]),
-                _tokens(t["cache_write_5m"]),
-                _tokens(t["cache_write_1h"]),
-                _tokens(t["output"]),
-                _usd(s["cost"]),
-                f"{s['saving_pct']:.1f}%",
-                f"{100 * s['response_hit_rate']:.1f}%",
-                f"{100 * s['prompt_cache_read_rate']:.1f}%",
-            ]
-        )
+Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows
+
+
+def tables(data: dict[str, Any]) -> list[Table]:
+    """The report as plain tables (title, headers, rows), rendered by rich or as text."""
+    trace = data["trace"]
+    models = ", ".join(f"{name} ({count})" for name, count in trace["models"].items())
+    title = f"{trace['requests']} requests over {trace['span_seconds'] / 3600:.1f} h, {models}"
+    strategies = data["strategies"]
+    cost_rows = [
+        [
+            name,
+            str(s["requests"]),
+            str(s["api_calls"]),
+            _usd(s["cost"]),
+            f"{_usd(s['saving'])} ({s['saving_pct']:.0f}%)",
+            f"{100 * s['response_hit_rate']:.1f}%",
+            f"{100 * s['prompt_cache_read_rate']:.1f}%",
+        ]
+        for name, s in ((name, strategies[name]) for name in STRATEGIES)
+    ]
+    token_rows = [[name, *(_tokens(strategies[name]["tokens"][k]) for k in TOKEN_CLASSES)] for name in STRATEGIES]
+    out: list[Table] = [
+        (
+            title,
+            ["strategy", "requests", "API calls", "cost", "saved", "resp hits", "read %"],
+            cost_rows,
+        ),
+        ("tokens by class", ["strategy", "input", "cache read", "write 5m", "write 1h", "output"], token_rows),
+    ]
+    if data["by_tag"]:
+        tag_rows = [
+            [tag, str(costs["requests"]), *(_usd(costs[name]) for name in STRATEGIES)]
+            for tag, costs in data["by_tag"].items()
+        ]
+        out.append(("cost by tag", ["tag", "requests", *STRATEGIES], tag_rows))
+    causes = data["misses_by_cause"]
+    cause_names = sorted({cause for by in causes.values() for cause in by})
+    if cause_names:
+        cause_rows = [[name, *(str(by.get(cause, 0)) for cause in cause_names)] for name, by in causes.items()]
+        out.append(("prompt-cache misses by cause (breakpoints)", ["strategy", *cause_names], cause_rows))
     return out
 
 
-HEADERS = [
-    "strategy",
-    "API calls",
-    "input",
-    "read",
-    "write 5m",
-    "write 1h",
-    "output",
-    "cost",
-    "saving",
-    "resp hits",
-    "read %",
-]
-# What the table's terse headers mean, printed under it.
+# What the terse headers mean, printed under the tables.
 LEGEND = (
-    "tokens: input (uncached), read (prompt-cache reads), write 5m / 1h (prompt-cache writes), output\n"
-    "saving: vs none; resp hits: requests the response cache answered; read %: cache reads / all input tokens"
+    "saved: vs none; resp hits: requests the response cache answered\n"
+    "read %: prompt-cache reads / all input-side tokens of the API calls\n"
+    "tokens: input (uncached), cache read, write 5m / 1h (prompt-cache writes), output"
 )
 
 
 def print_report(data: dict[str, Any], *, plot: str | None) -> None:
-    trace = data["trace"]
-    models = ", ".join(f"{name} ({count})" for name, count in trace["models"].items())
-    title = f"{trace['requests']} requests over {trace['span_seconds'] / 3600:.1f} h, {models}"
-    causes = data["misses_by_cause"]
-    cause_names = sorted({cause for by in causes.values() for cause in by})
+    report = tables(data)
     try:
         from rich import box
         from rich.console import Console
-        from rich.table import Table
+        from rich.table import Table as RichTable
     except ModuleNotFoundError:
-        _print_plain(title, data, causes, cause_names)
+        for title, headers, body in report:
+            _print_plain(title, headers, body)
     else:
         console = Console()
-        if not console.is_terminal:  # piped or captured: wide enough for the whole table
-            console = Console(width=max(console.width, 110))
-        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-        for index, header in enumerate(HEADERS):
-            table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
-        for row in rows(data):
-            table.add_row(*row)
-        console.print(table)
-        if data["by_tag"]:
-            tags = Table(title="cost by tag", title_justify="left", box=box.SIMPLE_HEAD)
-            tags.add_column("tag")
-            tags.add_column("requests", justify="right")
-            for name in STRATEGIES:
-                tags.add_column(name, justify="right")
-            for tag, costs in data["by_tag"].items():
-                tags.add_row(tag, str(costs["requests"]), *(_usd(costs[name]) for name in STRATEGIES))
-            console.print(tags)
-        if cause_names:
-            misses = Table(
-                title="prompt-cache misses by cause (breakpoints)", title_justify="left", box=box.SIMPLE_HEAD
-            )
-            misses.add_column("strategy")
-            for cause in cause_names:
-                misses.add_column(cause, justify="right")
-            for name, by in causes.items():
-                misses.add_row(name, *(str(by.get(cause, 0)) for cause in cause_names))
-            console.print(misses)
+        for title, headers, body in report:
+            table = RichTable(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+            for index, header in enumerate(headers):
+                table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
+            for row in body:
+                table.add_row(*row)
+            console.print(table)
     print(LEGEND)
+    trace = data["trace"]
     for name in STRATEGIES:
         detail = DESCRIPTIONS[name]
         if name in ("planned", "both") and trace.get("planner") == "learned":
@@ -233,24 +220,16 @@ def print_report(data: dict[str, Any], *, plot: str | None) -> None:
         print(f"plot written to {plot}")
 
 
-def _print_plain(title: str, data: dict[str, Any], causes: dict[str, dict[str, int]], cause_names: list[str]) -> None:
-    table = [HEADERS, *rows(data)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(HEADERS))]
+def _print_plain(title: str, headers: list[str], body: list[list[str]]) -> None:
+    grid = [headers, *body]
+    widths = [max(len(row[i]) for row in grid) for i in range(len(headers))]
     print(title)
-    for row in table:
-        print(
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
+    for row in grid:
+        cells = (
+            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         )
-    if data["by_tag"]:
-        print("\ncost by tag")
-        for tag, costs in data["by_tag"].items():
-            print(f"  {tag:<12} {costs['requests']:>6} " + "  ".join(f"{n} {_usd(costs[n])}" for n in STRATEGIES))
-    if cause_names:
-        print("\nprompt-cache misses by cause (breakpoints)")
-        for name, by in causes.items():
-            print(f"  {name:<9} " + ", ".join(f"{cause} {by.get(cause, 0)}" for cause in cause_names))
+        print("  " + "  ".join(cells))
+    print()
 
 
 # --- the plot --------------------------------------------------------------------------------------------
