@@ -355,3 +355,11 @@ def test_learned_planner_on_the_sample() -> None:
         assert learned["strategies"][name] == request["strategies"][name]
     with pytest.raises(InvalidOptionError, match="planner"):
         replay(entries[:1], planner="oracle")
+
+
+def test_sample_trace_is_what_the_script_writes(tmp_path: Path) -> None:
+    out = tmp_path / "trace.jsonl"
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_trace.py"), "-o", str(out)], check=True, capture_output=True
+    )
+    assert out.read_bytes() == TRACE.read_bytes()  # seeded and clock-free: the committed file is reproducible
