@@ -33,7 +33,7 @@ from promptkey._message_events import MessageAssembler, encode_sse, events_from_
 if TYPE_CHECKING:
     from promptkey._response_view import ResponseView
 
-__all__ = ["CACHEABLE_STOP_REASONS", "AsyncCachedAnthropic", "CachedAnthropic", "CallRecord"]
+__all__ = ["CACHEABLE_STOP_REASONS", "AsyncCachedAnthropic", "CachedAnthropic", "CallRecord", "origin_of"]
 
 # Only answers that ended on their own are worth replaying: a max_tokens cut, a pause_turn or a refusal is
 # not the answer the next identical request should get.
