@@ -128,3 +128,42 @@ def test_round_trip_through_the_sdk(content: list[dict[str, Any]], stop_reason: 
     events = events_from_message(original)
     assert assemble(events) == original
     assert sdk_final(events) == original
+
+
+def test_citations_and_server_tools_round_trip() -> None:
+    cited = message(
+        [
+            {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "refunds"}},
+            {
+                "type": "web_search_tool_result",
+                "tool_use_id": "srvtoolu_1",
+                "content": [
+                    {
+                        "type": "web_search_result",
+                        "url": "https://example.com/refunds",
+                        "title": "Refunds",
+                        "encrypted_content": "opaque",
+                        "page_age": None,
+                    }
+                ],
+            },
+            {
+                "type": "text",
+                "text": "Refunds take 30 days.",
+                "citations": [
+                    {
+                        "type": "web_search_result_location",
+                        "url": "https://example.com/refunds",
+                        "title": "Refunds",
+                        "encrypted_index": "idx",
+                        "cited_text": "30 days",
+                    }
+                ],
+            },
+        ]
+    )
+    events = events_from_message(cited)
+    kinds = [e["delta"]["type"] for e in events if e["type"] == "content_block_delta"]
+    assert "citations_delta" in kinds and "input_json_delta" in kinds
+    assert assemble(events) == cited
+    assert sdk_final(events) == cited
