@@ -195,18 +195,12 @@ class StrategyResult:
 
 
 def usage_classes(usage: dict[str, Any]) -> dict[str, int]:
-    """A usage dict in the five token classes; a write without its 5m/1h split counts as 5m (DESIGN §7)."""
-    written = int(usage.get("cache_creation_input_tokens") or 0)
-    split = usage.get("cache_creation") or {}
-    one_hour = int(split.get("ephemeral_1h_input_tokens") or 0) if split else 0
-    five = int(split.get("ephemeral_5m_input_tokens") or 0) if split else written
-    return {
-        "input": int(usage.get("input_tokens") or 0),
-        "cache_read": int(usage.get("cache_read_input_tokens") or 0),
-        "cache_write_5m": five,
-        "cache_write_1h": one_hour,
-        "output": int(usage.get("output_tokens") or 0),
-    }
+    """A usage dict in the five token classes, split by `promptkey.usage_tokens` (the pricer's own split: a
+    write without its 5m/1h split counts as 5m, DESIGN §7)."""
+    from promptkey import usage_tokens
+
+    tokens = usage_tokens(usage)
+    return {name: int(getattr(tokens, name)) for name in TOKEN_CLASSES}
 
 
 @dataclass
