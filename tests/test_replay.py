@@ -244,22 +244,25 @@ def test_unknown_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert len(err) == 1 and "claude-imaginary-9" in err[0]
 
 
-def test_as_sent_bills_exactly_what_the_emulator_bills() -> None:
-    """One implementation of the rules: replaying a slice of the sample trace through the real SDK against the
-    emulator (its clock set to each request's timestamp, each scope its own API key) bills the same input-side
-    tokens as `replay`'s as-sent strategy."""
+@pytest.mark.parametrize(("strategy", "breakpoints"), [("as-sent", "keep"), ("planned", "auto")])
+def test_replay_bills_exactly_what_the_emulator_bills(strategy: str, breakpoints: str) -> None:
+    """One implementation of the rules: sending a slice of the sample trace through the real SDK (wrapped by
+    CachedAnthropic with `breakpoints`, no response cache) to the emulator, its clock set to each request's
+    timestamp and each scope its own API key, bills the input-side tokens `replay` reports for `strategy`."""
     anthropic = pytest.importorskip("anthropic")
+    from promptkey.anthropic import CachedAnthropic
     from promptkey.emulator import Clock, serve
 
     entries = read_trace(TRACE)[:60]
-    expected = replay(entries).as_dict()["strategies"]["as-sent"]["tokens"]
+    expected = replay(entries).as_dict()["strategies"][strategy]["tokens"]
     clock = Clock(entries[0].ts, tick=False)
     billed = dict.fromkeys(("input", "cache_read", "cache_write_5m", "cache_write_1h"), 0)
     with serve(clock=clock) as emu:
         clients: dict[str, Any] = {}
         for entry in entries:
             if entry.scope not in clients:
-                clients[entry.scope] = anthropic.Anthropic(base_url=emu.base_url, api_key=entry.scope, max_retries=0)
+                sdk = anthropic.Anthropic(base_url=emu.base_url, api_key=entry.scope, max_retries=0)
+                clients[entry.scope] = CachedAnthropic(sdk, breakpoints=breakpoints)
             clock.set(entry.ts)
             usage = clients[entry.scope].messages.create(**entry.request).usage
             split = usage.cache_creation
