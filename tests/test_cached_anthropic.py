@@ -459,3 +459,19 @@ def test_with_cache_refresh_and_bypass(emulator: Any) -> None:
     assert short.last is not None and short.last.status == "miss"
     with pytest.raises(InvalidOptionError, match="cache mode"):
         client.with_cache(mode="only-if-cached")
+
+
+def test_async_concurrent_identical_calls_share_one_api_call() -> None:
+    async def main(emu: Any) -> list[CallRecord]:
+        records: list[CallRecord] = []
+        sdk = anthropic.AsyncAnthropic(base_url=emu.base_url, api_key="k", max_retries=0)
+        client = AsyncCachedAnthropic(sdk, cache=ResponseCache(MemoryStore()), on_call=records.append)
+        answers = await asyncio.gather(*(client.messages.create(**params("async stampede")) for _ in range(8)))
+        assert {a.model_dump_json() for a in answers} == {answers[0].model_dump_json()}
+        await sdk.close()
+        return records
+
+    with serve(latency={"base": 0.3, "per_uncached_token": 0.0, "per_output_token": 0.0}) as emu:
+        records = asyncio.run(main(emu))
+        assert emu.stats["requests"] == 1
+    assert sorted(r.status for r in records) == ["coalesced"] * 7 + ["miss"]
