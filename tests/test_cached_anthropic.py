@@ -475,3 +475,31 @@ def test_async_concurrent_identical_calls_share_one_api_call() -> None:
         records = asyncio.run(main(emu))
         assert emu.stats["requests"] == 1
     assert sorted(r.status for r in records) == ["coalesced"] * 7 + ["miss"]
+
+
+def test_trace_records_every_call_for_replay(emulator: Any, tmp_path: Any) -> None:
+    from promptkey.replay import read_trace, replay, strip_markers
+
+    path = tmp_path / "calls.jsonl"
+    client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()), breakpoints="auto", trace=path)
+    first = client.messages.create(**params("record me"))
+    client.messages.create(**params("record me"))  # a hit is traffic too
+    follow_up = [
+        {"role": "user", "content": "record me"},
+        {"role": "assistant", "content": first.content},  # SDK objects are recorded as the JSON they send
+        {"role": "user", "content": "and then?"},
+    ]
+    with client.messages.stream(**params(messages=follow_up), extra_headers={"x-trace": "1"}) as stream:
+        stream.get_final_message()
+    client.messages.create(**params(messages=(turn for turn in follow_up)))  # a generator cannot be recorded
+    entries = read_trace(path)
+    assert len(entries) == 3
+    assert entries[0].request == params("record me")  # the caller's request: no planned markers, no options
+    assert entries[0].output_tokens == first.usage.output_tokens == entries[1].output_tokens
+    # what the SDK put on the wire for that call, markers aside (the trace keeps the caller's markers)
+    wire = strip_markers(emulator.received[1]["body"])
+    assert entries[2].request["messages"] == wire["messages"]
+    assert entries[0].ts <= entries[1].ts <= entries[2].ts
+    report = replay(entries).as_dict()["strategies"]
+    assert report["response"]["response_hits"] == 1 and report["none"]["requests"] == 3
+    client.close()

@@ -10,6 +10,8 @@ See docs/anthropic.md for the decisions (what is keyed, what is stored, how stre
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -105,6 +107,65 @@ class _Uncacheable(Exception):
         self.value = value
 
 
+@dataclass(frozen=True)
+class _Started:
+    """When and with what a call began: its monotonic start (latency), its wall-clock start and the caller's
+    own parameters (the trace line)."""
+
+    perf: float
+    wall: float
+    params: dict[str, Any]
+
+
+def _absent(value: Any) -> bool:
+    return isinstance(value, (_sdk.Omit, _sdk.NotGiven))
+
+
+def _jsonable(value: Any) -> Any:
+    """Parameters as the JSON the SDK would send (dict order kept: prefix digests are order-sensitive)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items() if not _absent(v)}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):  # as the SDK dumps a model into a request body
+        return dump(mode="json", exclude_unset=True, by_alias=True, exclude=getattr(value, "__api_exclude__", None))
+    raise TypeError(f"cannot record a {type(value).__name__} in a trace")
+
+
+class _TraceWriter:
+    """Appends one `promptkey replay` trace line per call: `{"ts", "request", "output_tokens"}`. `target` is
+    a path (opened for appending, closed by the wrapper's `close()`) or a text file you own."""
+
+    def __init__(self, target: Any) -> None:
+        self._owned = not hasattr(target, "write")
+        self._file: Any = open(target, "a", encoding="utf-8") if self._owned else target  # noqa: SIM115
+        self._lock = threading.Lock()
+        self.skipped = 0
+
+    def write(self, started: _Started, message: dict[str, Any]) -> None:
+        params = {k: v for k, v in started.params.items() if k not in _CALL_OPTIONS and not _absent(v)}
+        extra = started.params.get("extra_body")
+        if isinstance(extra, Mapping):
+            params.update(extra)  # merged as the SDK merges it: shallow, extra_body wins
+        try:
+            request = _jsonable(params)
+        except TypeError:  # a one-shot iterable or an object with no JSON form: nothing faithful to record
+            self.skipped += 1
+            return
+        output = (message.get("usage") or {}).get("output_tokens") or 0
+        line = json.dumps({"ts": round(started.wall, 6), "request": request, "output_tokens": output})
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._owned:
+            self._file.close()
+
+
 def origin_of(base_url: Any) -> str:
     """`scheme://host:port` of a base URL, with the scheme's default port written out."""
     url = httpx2.URL(str(base_url))
@@ -143,6 +204,7 @@ class _Core:
         on_call: Callable[[CallRecord], None] | None,
         cache_mode: str = "use",
         cache_ttl: float | None = None,
+        trace: Any = None,
     ) -> None:
         if not (breakpoints in ("keep", "auto") or hasattr(breakpoints, "apply")):
             raise InvalidOptionError(f"breakpoints must be 'keep', 'auto' or a Plan, not {breakpoints!r}")
@@ -161,6 +223,12 @@ class _Core:
 
             self.view = ResponseView(cache, origin=self.origin, mode=cache_mode, ttl=cache_ttl)
         self.last: CallRecord | None = None
+        self.trace: _TraceWriter | None = (
+            trace if isinstance(trace, _TraceWriter) or trace is None else _TraceWriter(trace)
+        )
+
+    def begin(self, params: dict[str, Any]) -> _Started:
+        return _Started(time.perf_counter(), time.time(), params)
 
     def derive(self, client: Any = None, *, mode: str | None = None, ttl: Any = ...) -> _Core:
         """The same settings over another client (`with_options`) or with other cache options (`with_cache`)."""
@@ -177,6 +245,7 @@ class _Core:
             on_call=self.on_call,
             cache_mode=(view.mode if view is not None else "use") if mode is None else mode,
             cache_ttl=(view.ttl if view is not None else None) if ttl is ... else ttl,
+            trace=self.trace,
         )
 
     # --- requests ---
@@ -185,17 +254,19 @@ class _Core:
         """The parameters with breakpoints placed (never mutating the caller's)."""
         if self.breakpoints == "keep":
             return dict(params)
-        body = {name: value for name, value in params.items() if name not in _CALL_OPTIONS}
         try:
+            # SDK objects (content blocks passed back from a response) become the JSON the SDK would send
+            # for them, so the planner sees plain data and can place a marker inside such a block.
+            body = _jsonable({name: value for name, value in params.items() if name not in _CALL_OPTIONS})
             if self.breakpoints == "auto":
                 from promptkey import plan
 
                 placed = plan(body).apply(body)
             else:
                 placed = self.breakpoints.apply(body)
-        except PromptKeyError:
-            # A request the planner cannot read goes out as given: the API is the judge of its validity,
-            # and planning is an optimization that must never turn a valid call into a failed one.
+        except (PromptKeyError, TypeError):
+            # A request the planner cannot read (a generator of messages, an object with no JSON form) goes
+            # out as given: planning is an optimization that must never turn a valid call into a failed one.
             return dict(params)
         return {**placed, **{name: value for name, value in params.items() if name in _CALL_OPTIONS}}
 
@@ -231,19 +302,19 @@ class _Core:
         key: str | None,
         message: dict[str, Any],
         paid: bool,
-        started: float,
+        started: _Started,
         streamed: bool,
         model: str,
     ) -> CallRecord:
         usage = dict(message.get("usage") or {})
         priced = self.price(usage, model)
+        latency = time.perf_counter() - started.perf
         if paid:
-            record = CallRecord(status, key, model, usage, priced, 0.0, time.perf_counter() - started, streamed)
+            record = CallRecord(status, key, model, usage, priced, 0.0, latency, streamed)
         else:
-            saved = priced or 0.0
-            record = CallRecord(
-                status, key, model, dict(_ZERO_USAGE), 0.0, saved, time.perf_counter() - started, streamed
-            )
+            record = CallRecord(status, key, model, dict(_ZERO_USAGE), 0.0, priced or 0.0, latency, streamed)
+        if self.trace is not None:
+            self.trace.write(started, message)
         self.last = record
         if self.on_call is not None:
             self.on_call(record)
@@ -300,7 +371,7 @@ class CachedMessages:
         """As `anthropic.Anthropic().messages.create`: a `Message`, or with `stream=True` a `Stream` of
         `RawMessageStreamEvent` (a cached answer is replayed as one)."""
         core = self._core
-        started = time.perf_counter()
+        started = core.begin(params)
         params = core.prepare(params)
         model = str(params.get("model"))
         if params.get("stream"):
@@ -333,7 +404,7 @@ class CachedMessages:
         core.finish(status=status, key=key, message=value, paid=paid, started=started, streamed=False, model=model)
         return box["message"] if paid else self._flavor.message.model_validate(value)
 
-    def _open_stream(self, params: dict[str, Any], started: float, model: str) -> Stream[RawMessageStreamEvent]:
+    def _open_stream(self, params: dict[str, Any], started: _Started, model: str) -> Stream[RawMessageStreamEvent]:
         core = self._core
         view = core.view
         request = core.key_request(params)
@@ -410,8 +481,10 @@ class CachedAnthropic:
         breakpoints: Breakpoints = "keep",
         prices: Any = None,
         on_call: Callable[[CallRecord], None] | None = None,
+        trace: Any = None,
     ) -> None:
-        self._attach(_Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call))
+        core = _Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call, trace=trace)
+        self._attach(core)
 
     def _attach(self, core: _Core) -> None:
         self._core = core
@@ -430,6 +503,12 @@ class CachedAnthropic:
         """`client.with_options(...)` (timeouts, retries, headers) wrapped with the same cache, breakpoints,
         prices and `on_call`; a changed `base_url` changes the origin in the key's namespace too."""
         return self._from_core(self._core.derive(self._core.client.with_options(**options)))
+
+    def close(self) -> None:
+        """Close the trace file this wrapper opened, then the SDK client (as `client.close()`)."""
+        if self._core.trace is not None:
+            self._core.trace.close()
+        self._core.client.close()
 
     def with_cache(self, *, mode: str = "use", ttl: float | None = None) -> CachedAnthropic:
         """A wrapper whose calls use the response cache with `mode` — `"use"` (read, then write), `"refresh"`
@@ -483,7 +562,7 @@ class AsyncCachedMessages:
     async def create(self, **params: Any) -> Any:
         """As `anthropic.AsyncAnthropic().messages.create`."""
         core = self._core
-        started = time.perf_counter()
+        started = core.begin(params)
         params = core.prepare(params)
         model = str(params.get("model"))
         if params.get("stream"):
@@ -517,7 +596,7 @@ class AsyncCachedMessages:
         return box["message"] if paid else self._flavor.message.model_validate(value)
 
     async def _open_stream(
-        self, params: dict[str, Any], started: float, model: str
+        self, params: dict[str, Any], started: _Started, model: str
     ) -> AsyncStream[RawMessageStreamEvent]:
         core = self._core
         view = core.view
@@ -590,8 +669,10 @@ class AsyncCachedAnthropic:
         breakpoints: Breakpoints = "keep",
         prices: Any = None,
         on_call: Callable[[CallRecord], None] | None = None,
+        trace: Any = None,
     ) -> None:
-        self._attach(_Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call))
+        core = _Core(client, cache=cache, breakpoints=breakpoints, prices=prices, on_call=on_call, trace=trace)
+        self._attach(core)
 
     def _attach(self, core: _Core) -> None:
         self._core = core
@@ -610,6 +691,12 @@ class AsyncCachedAnthropic:
         """`client.with_options(...)` (timeouts, retries, headers) wrapped with the same cache, breakpoints,
         prices and `on_call`; a changed `base_url` changes the origin in the key's namespace too."""
         return self._from_core(self._core.derive(self._core.client.with_options(**options)))
+
+    async def close(self) -> None:
+        """Close the trace file this wrapper opened, then the SDK client (as `await client.close()`)."""
+        if self._core.trace is not None:
+            self._core.trace.close()
+        await self._core.client.close()
 
     def with_cache(self, *, mode: str = "use", ttl: float | None = None) -> AsyncCachedAnthropic:
         """A wrapper whose calls use the response cache with `mode` — `"use"` (read, then write), `"refresh"`
