@@ -372,7 +372,7 @@ impl Units<'_> {
     /// # Safety
     /// `dst` must have room for `self.max_utf8()` bytes.
     pub unsafe fn encode_into(&self, dst: *mut u8) -> Result<usize, u32> {
-        // SAFETY: forwarded to the caller; each width's bound is within max_utf8.
+        // SAFETY: forwarded to the caller.
         unsafe {
             match self {
                 Units::One(u) => encode_utf8(u, dst),

@@ -43,27 +43,66 @@ fn surrogate(code: u32) -> Error {
 /// `p` is a compact, non-ASCII str with a null `utf8` member and `units` are its code units; the GIL
 /// is held (nothing else can fill the cache meanwhile).
 #[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
-unsafe fn fill_utf8_cache<'a>(p: *mut ffi::PyObject, units: &Units<'_>) -> Result<Option<&'a [u8]>, u32> {
-    // SAFETY: see the function's contract; the buffer has room for the worst case plus the NUL.
+unsafe fn fill_utf8_cache<'a>(
+    p: *mut ffi::PyObject,
+    units: &Units<'_>,
+    scratch: &mut Vec<u8>,
+) -> Result<Option<&'a [u8]>, u32> {
+    // SAFETY: see the function's contract. The encoder writes at most `max_utf8` bytes into the
+    // scratch buffer reserved for them; the cache buffer gets exactly `n` bytes and the NUL.
     unsafe {
-        let buf = ffi::PyObject_Malloc(units.max_utf8() + 1).cast::<u8>();
+        let max = units.max_utf8();
+        if max <= DIRECT_FILL {
+            // Small enough to come from the heap's warm pages: encode straight into a worst-case
+            // buffer and shrink it in place.
+            let buf = ffi::PyObject_Malloc(max + 1).cast::<u8>();
+            if buf.is_null() {
+                return Ok(None);
+            }
+            let n = match units.encode_into(buf) {
+                Ok(n) => n,
+                Err(code) => {
+                    ffi::PyObject_Free(buf.cast());
+                    return Err(code);
+                }
+            };
+            *buf.add(n) = 0;
+            let shrunk = ffi::PyObject_Realloc(buf.cast(), n + 1).cast::<u8>();
+            return Ok(Some(install_utf8(p, if shrunk.is_null() { buf } else { shrunk }, n)));
+        }
+        // Large: encode once into a warm scratch buffer, then copy into an exact-size cache buffer;
+        // a worst-case buffer (4 bytes per UCS-4 unit) would be faulted in page by page for nothing,
+        // and counting the length first costs as much as encoding.
+        scratch.clear();
+        scratch.reserve(units.max_utf8());
+        let n = units.encode_into(scratch.as_mut_ptr())?;
+        scratch.set_len(n);
+        let buf = ffi::PyObject_Malloc(n + 1).cast::<u8>();
         if buf.is_null() {
             return Ok(None);
         }
-        let n = match units.encode_into(buf) {
-            Ok(n) => n,
-            Err(code) => {
-                ffi::PyObject_Free(buf.cast());
-                return Err(code);
-            }
-        };
+        std::ptr::copy_nonoverlapping(scratch.as_ptr(), buf, n);
         *buf.add(n) = 0;
-        let shrunk = ffi::PyObject_Realloc(buf.cast(), n + 1).cast::<u8>();
-        let buf = if shrunk.is_null() { buf } else { shrunk };
+        Ok(Some(install_utf8(p, buf, n)))
+    }
+}
+
+/// Worst-case UTF-8 sizes up to this fill the cache buffer directly (below glibc's mmap threshold).
+#[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
+const DIRECT_FILL: usize = 64 * 1024;
+
+/// Stores `buf[..n]` (NUL-terminated, from `PyObject_Malloc`) as the str's cached UTF-8.
+///
+/// # Safety
+/// As `fill_utf8_cache`.
+#[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
+unsafe fn install_utf8<'a>(p: *mut ffi::PyObject, buf: *mut u8, n: usize) -> &'a [u8] {
+    // SAFETY: see the function's contract.
+    unsafe {
         let compact = p.cast::<ffi::PyCompactUnicodeObject>();
         (*compact).utf8 = buf.cast();
         (*compact).utf8_length = n.cast_signed();
-        Ok(Some(std::slice::from_raw_parts(buf, n)))
+        std::slice::from_raw_parts(buf, n)
     }
 }
 
@@ -322,7 +361,8 @@ impl<'py, S: Detachable> Walker<'py, S> {
                             _ => Units::Four(std::slice::from_raw_parts(data.cast(), len)),
                         };
                         #[cfg(not(Py_GIL_DISABLED))]
-                        if let Some(text) = fill_utf8_cache(p, &units).map_err(surrogate)? {
+                        #[cfg(not(Py_GIL_DISABLED))]
+                        if let Some(text) = fill_utf8_cache(p, &units, &mut self.encode_buf).map_err(surrogate)? {
                             self.put_text(text);
                             return Ok(());
                         }
