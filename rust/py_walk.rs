@@ -150,6 +150,25 @@ impl Entry<'_> {
     }
 }
 
+thread_local! {
+    /// The walker's stacks, kept empty between calls: allocating them per key cost as much as
+    /// walking a small request.
+    static SPARE_SCRATCH: std::cell::Cell<Vec<Entry<'static>>> = const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_ANCESTORS: std::cell::Cell<Vec<*mut ffi::PyObject>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl<S> Drop for Walker<'_, S> {
+    fn drop(&mut self) {
+        // Entries hold references: release them here, under the GIL, and keep only the capacity.
+        self.scratch.clear();
+        self.ancestors.clear();
+        let scratch = std::mem::take(&mut self.scratch);
+        // SAFETY: the Vec is empty, so no `Entry` with the shorter lifetime survives the transmute.
+        SPARE_SCRATCH.set(unsafe { std::mem::transmute::<Vec<Entry<'_>>, Vec<Entry<'static>>>(scratch) });
+        SPARE_ANCESTORS.set(std::mem::take(&mut self.ancestors));
+    }
+}
+
 /// What `request` found for `key_info` (DESIGN §1, Cacheability).
 #[derive(Default, Clone, Copy)]
 pub struct Flags {
@@ -281,8 +300,9 @@ impl<'py, S: Detachable> Walker<'py, S> {
             exact_ints,
             detach_at: DETACH_AT.load(AtomicOrdering::Relaxed),
             encode_buf: Vec::new(),
-            scratch: Vec::with_capacity(32),
-            ancestors: Vec::with_capacity(16),
+            // SAFETY: the spare is always empty; an empty Vec's type differs only by a lifetime.
+            scratch: unsafe { std::mem::transmute::<Vec<Entry<'static>>, Vec<Entry<'py>>>(SPARE_SCRATCH.take()) },
+            ancestors: SPARE_ANCESTORS.take(),
             flags: Flags::default(),
         }
     }
