@@ -9,6 +9,7 @@ pub mod models;
 pub mod py_keys;
 pub mod py_request;
 pub mod py_walk;
+pub mod utf8;
 
 use pyo3::prelude::*;
 

@@ -11,9 +11,10 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyType};
 use pyo3::Borrowed;
 
-use crate::canonical::{self, check_depth, write_i64, write_str, write_units, HashSink, Sink, Units, MAX_SAFE_INTEGER};
+use crate::canonical::{self, check_depth, write_i64, write_str, HashSink, Sink, MAX_SAFE_INTEGER};
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
+use crate::utf8::{write_units, Units};
 
 /// Strings at least this long (bytes, or code units when encoded here) are escaped and hashed with the
 /// GIL released. GIL released from 1 MiB: below that a hash takes under ~0.5 ms and giving the GIL away
