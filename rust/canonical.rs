@@ -136,12 +136,22 @@ impl HashSink {
 pub fn push_hex(out: &mut String, bytes: &[u8; 32]) {
     let mut text = [0u8; 64];
     for (pair, &b) in text.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xf)];
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
     }
-    // Hex digits are ASCII.
-    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+    // SAFETY: hex digits are ASCII, so the bytes pushed are valid UTF-8.
+    unsafe { out.as_mut_vec().extend_from_slice(&text) };
 }
+
+/// The two hex digits of every byte value.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    table
+};
 
 impl Sink for HashSink {
     #[inline]

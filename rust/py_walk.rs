@@ -154,8 +154,9 @@ impl Entry<'_> {
 thread_local! {
     /// The walker's stacks, kept empty between calls: allocating them per key cost as much as
     /// walking a small request.
-    static SPARE_SCRATCH: std::cell::Cell<Vec<Entry<'static>>> = const { std::cell::Cell::new(Vec::new()) };
-    static SPARE_ANCESTORS: std::cell::Cell<Vec<*mut ffi::PyObject>> = const { std::cell::Cell::new(Vec::new()) };
+    /// One thread-local (each access from a shared library is a `__tls_get_addr` call).
+    static SPARES: std::cell::Cell<(Vec<Entry<'static>>, Vec<*mut ffi::PyObject>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
 impl<S> Drop for Walker<'_, S> {
@@ -165,8 +166,8 @@ impl<S> Drop for Walker<'_, S> {
         self.ancestors.clear();
         let scratch = std::mem::take(&mut self.scratch);
         // SAFETY: the Vec is empty, so no `Entry` with the shorter lifetime survives the transmute.
-        SPARE_SCRATCH.set(unsafe { std::mem::transmute::<Vec<Entry<'_>>, Vec<Entry<'static>>>(scratch) });
-        SPARE_ANCESTORS.set(std::mem::take(&mut self.ancestors));
+        let scratch = unsafe { std::mem::transmute::<Vec<Entry<'_>>, Vec<Entry<'static>>>(scratch) };
+        SPARES.set((scratch, std::mem::take(&mut self.ancestors)));
     }
 }
 
@@ -295,6 +296,7 @@ pub(crate) fn dump_model<'py>(v: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>
 
 impl<'py, S: Detachable> Walker<'py, S> {
     pub fn new(py: Python<'py>, out: S, exact_ints: bool) -> Self {
+        let (scratch, ancestors) = SPARES.take();
         Walker {
             py,
             out,
@@ -302,8 +304,8 @@ impl<'py, S: Detachable> Walker<'py, S> {
             detach_at: DETACH_AT.load(AtomicOrdering::Relaxed),
             encode_buf: Vec::new(),
             // SAFETY: the spare is always empty; an empty Vec's type differs only by a lifetime.
-            scratch: unsafe { std::mem::transmute::<Vec<Entry<'static>>, Vec<Entry<'py>>>(SPARE_SCRATCH.take()) },
-            ancestors: SPARE_ANCESTORS.take(),
+            scratch: unsafe { std::mem::transmute::<Vec<Entry<'static>>, Vec<Entry<'py>>>(scratch) },
+            ancestors,
             flags: Flags::default(),
         }
     }
