@@ -22,6 +22,7 @@ pub mod py_walk;
 pub mod simulator;
 pub mod tokens;
 pub mod volatile;
+pub mod utf8;
 
 use pyo3::prelude::*;
 

@@ -11,9 +11,10 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyType};
 use pyo3::Borrowed;
 
-use crate::canonical::{self, check_depth, write_i64, write_str, write_units, HashSink, Sink, Units, MAX_SAFE_INTEGER};
+use crate::canonical::{self, check_depth, write_i64, write_str, HashSink, Sink, MAX_SAFE_INTEGER};
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
+use crate::utf8::{write_units, Units};
 
 /// Strings at least this long (bytes, or code units when encoded here) are escaped and hashed with the
 /// GIL released. GIL released from 1 MiB: below that a hash takes under ~0.5 ms and giving the GIL away
@@ -43,27 +44,66 @@ fn surrogate(code: u32) -> Error {
 /// `p` is a compact, non-ASCII str with a null `utf8` member and `units` are its code units; the GIL
 /// is held (nothing else can fill the cache meanwhile).
 #[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
-unsafe fn fill_utf8_cache<'a>(p: *mut ffi::PyObject, units: &Units<'_>) -> Result<Option<&'a [u8]>, u32> {
-    // SAFETY: see the function's contract; the buffer has room for the worst case plus the NUL.
+unsafe fn fill_utf8_cache<'a>(
+    p: *mut ffi::PyObject,
+    units: &Units<'_>,
+    scratch: &mut Vec<u8>,
+) -> Result<Option<&'a [u8]>, u32> {
+    // SAFETY: see the function's contract. The encoder writes at most `max_utf8` bytes into the
+    // scratch buffer reserved for them; the cache buffer gets exactly `n` bytes and the NUL.
     unsafe {
-        let buf = ffi::PyObject_Malloc(units.max_utf8() + 1).cast::<u8>();
+        let max = units.max_utf8();
+        if max <= DIRECT_FILL {
+            // Small enough to come from the heap's warm pages: encode straight into a worst-case
+            // buffer and shrink it in place.
+            let buf = ffi::PyObject_Malloc(max + 1).cast::<u8>();
+            if buf.is_null() {
+                return Ok(None);
+            }
+            let n = match units.encode_into(buf) {
+                Ok(n) => n,
+                Err(code) => {
+                    ffi::PyObject_Free(buf.cast());
+                    return Err(code);
+                }
+            };
+            *buf.add(n) = 0;
+            let shrunk = ffi::PyObject_Realloc(buf.cast(), n + 1).cast::<u8>();
+            return Ok(Some(install_utf8(p, if shrunk.is_null() { buf } else { shrunk }, n)));
+        }
+        // Large: encode once into a warm scratch buffer, then copy into an exact-size cache buffer;
+        // a worst-case buffer (4 bytes per UCS-4 unit) would be faulted in page by page for nothing,
+        // and counting the length first costs as much as encoding.
+        scratch.clear();
+        scratch.reserve(units.max_utf8());
+        let n = units.encode_into(scratch.as_mut_ptr())?;
+        scratch.set_len(n);
+        let buf = ffi::PyObject_Malloc(n + 1).cast::<u8>();
         if buf.is_null() {
             return Ok(None);
         }
-        let n = match units.encode_into(buf) {
-            Ok(n) => n,
-            Err(code) => {
-                ffi::PyObject_Free(buf.cast());
-                return Err(code);
-            }
-        };
+        std::ptr::copy_nonoverlapping(scratch.as_ptr(), buf, n);
         *buf.add(n) = 0;
-        let shrunk = ffi::PyObject_Realloc(buf.cast(), n + 1).cast::<u8>();
-        let buf = if shrunk.is_null() { buf } else { shrunk };
+        Ok(Some(install_utf8(p, buf, n)))
+    }
+}
+
+/// Worst-case UTF-8 sizes up to this fill the cache buffer directly (below glibc's mmap threshold).
+#[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
+const DIRECT_FILL: usize = 64 * 1024;
+
+/// Stores `buf[..n]` (NUL-terminated, from `PyObject_Malloc`) as the str's cached UTF-8.
+///
+/// # Safety
+/// As `fill_utf8_cache`.
+#[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
+unsafe fn install_utf8<'a>(p: *mut ffi::PyObject, buf: *mut u8, n: usize) -> &'a [u8] {
+    // SAFETY: see the function's contract.
+    unsafe {
         let compact = p.cast::<ffi::PyCompactUnicodeObject>();
         (*compact).utf8 = buf.cast();
         (*compact).utf8_length = n.cast_signed();
-        Ok(Some(std::slice::from_raw_parts(buf, n)))
+        std::slice::from_raw_parts(buf, n)
     }
 }
 
@@ -108,6 +148,26 @@ impl Entry<'_> {
     pub(crate) fn key(&self) -> &[u8] {
         // SAFETY: see the struct comment; `key_obj` keeps the bytes alive and unchanged.
         unsafe { std::slice::from_raw_parts(self.key, self.key_len) }
+    }
+}
+
+thread_local! {
+    /// The walker's stacks, kept empty between calls: allocating them per key cost as much as
+    /// walking a small request.
+    /// One thread-local (each access from a shared library is a `__tls_get_addr` call).
+    static SPARES: std::cell::Cell<(Vec<Entry<'static>>, Vec<*mut ffi::PyObject>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
+
+impl<S> Drop for Walker<'_, S> {
+    fn drop(&mut self) {
+        // Entries hold references: release them here, under the GIL, and keep only the capacity.
+        self.scratch.clear();
+        self.ancestors.clear();
+        let scratch = std::mem::take(&mut self.scratch);
+        // SAFETY: the Vec is empty, so no `Entry` with the shorter lifetime survives the transmute.
+        let scratch = unsafe { std::mem::transmute::<Vec<Entry<'_>>, Vec<Entry<'static>>>(scratch) };
+        SPARES.set((scratch, std::mem::take(&mut self.ancestors)));
     }
 }
 
@@ -236,14 +296,16 @@ pub(crate) fn dump_model<'py>(v: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>
 
 impl<'py, S: Detachable> Walker<'py, S> {
     pub fn new(py: Python<'py>, out: S, exact_ints: bool) -> Self {
+        let (scratch, ancestors) = SPARES.take();
         Walker {
             py,
             out,
             exact_ints,
             detach_at: DETACH_AT.load(AtomicOrdering::Relaxed),
             encode_buf: Vec::new(),
-            scratch: Vec::with_capacity(32),
-            ancestors: Vec::with_capacity(16),
+            // SAFETY: the spare is always empty; an empty Vec's type differs only by a lifetime.
+            scratch: unsafe { std::mem::transmute::<Vec<Entry<'static>>, Vec<Entry<'py>>>(scratch) },
+            ancestors,
             flags: Flags::default(),
         }
     }
@@ -322,7 +384,8 @@ impl<'py, S: Detachable> Walker<'py, S> {
                             _ => Units::Four(std::slice::from_raw_parts(data.cast(), len)),
                         };
                         #[cfg(not(Py_GIL_DISABLED))]
-                        if let Some(text) = fill_utf8_cache(p, &units).map_err(surrogate)? {
+                        #[cfg(not(Py_GIL_DISABLED))]
+                        if let Some(text) = fill_utf8_cache(p, &units, &mut self.encode_buf).map_err(surrogate)? {
                             self.put_text(text);
                             return Ok(());
                         }

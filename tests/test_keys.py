@@ -297,7 +297,7 @@ def test_key_info_flags() -> None:
     plain = base()
     assert key_info(plain) == (make_key(plain), False, False)
     assert key_info(plain, namespace="n", secret=b"k")[0] == make_key(plain, namespace="n", secret=b"k")
-    cases = {
+    cases: dict[str, tuple[dict[str, Any], tuple[bool, bool]]] = {
         "temperature 0": ({"temperature": 0}, (False, False)),
         "temperature 0.7": ({"temperature": 0.7}, (True, False)),
         "top_p": ({"top_p": 0.9}, (True, False)),
@@ -424,3 +424,73 @@ def test_stable_across_processes_and_hash_seeds() -> None:
         outputs.add(out.stdout)
     assert len(outputs) == 1
     assert json.loads(outputs.pop()) == {n: make_key(r) for n, r in golden_requests().items()}
+
+
+def test_keying_never_imports_the_sdk_or_pydantic() -> None:
+    code = (
+        "import sys, promptkey; promptkey.make_key({'model': 'm', 'messages': [{'role': 'user', 'content': 'x'}]});"
+        "promptkey.canonical_json({'a': [1, 2.5, None]});"
+        "print(sorted(m for m in ('anthropic', 'pydantic', 'openai') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+_text = st.text(max_size=12)
+_leaf = st.none() | st.booleans() | st.integers(-1000, 1000) | st.floats(-1e6, 1e6) | _text
+_data = st.recursive(
+    _leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3), max_leaves=8
+)
+_block = st.fixed_dictionaries(
+    {"type": st.just("text"), "text": _text}, optional={"citations": st.none(), "x": _data}
+) | st.fixed_dictionaries(
+    {"type": st.just("tool_use"), "id": _text, "name": _text, "input": st.dictionaries(_text, _data)}
+)
+_request = st.fixed_dictionaries(
+    {
+        "model": _text,
+        "max_tokens": st.integers(1, 10_000),
+        "messages": st.lists(
+            st.fixed_dictionaries(
+                {"role": st.sampled_from(["user", "assistant"]), "content": _text | st.lists(_block)}
+            ),
+            max_size=4,
+        ),
+    },
+    optional={"system": _text | st.lists(_block, max_size=2), "temperature": st.floats(0, 1), "extra": _data},
+)
+
+
+def _shuffled(value: Any, rnd: Any) -> Any:
+    if isinstance(value, dict):
+        items = list(value.items())
+        rnd.shuffle(items)
+        return {k: _shuffled(v, rnd) for k, v in items}
+    if isinstance(value, list):
+        return [_shuffled(v, rnd) for v in value]
+    return value
+
+
+def _noisy(request: dict[str, Any]) -> dict[str, Any]:
+    """cache_control on every structural object, string spellings as block lists, per-call members."""
+    noisy = copy.deepcopy(request)
+    if isinstance(noisy.get("system"), str):
+        noisy["system"] = [{"type": "text", "text": noisy["system"], "cache_control": {"type": "ephemeral"}}]
+    for message in noisy["messages"]:
+        message["cache_control"] = {"type": "ephemeral"}
+        if isinstance(message["content"], str):
+            message["content"] = [{"type": "text", "text": message["content"]}]
+        for block in message["content"]:
+            block["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
+            block["citations"] = None
+    noisy.update(stream=True, metadata={"user_id": "x"}, service_tier="auto")
+    return noisy
+
+
+@settings(max_examples=200, deadline=None)
+@given(_request, st.randoms(use_true_random=False))
+def test_invariances_hold_for_generated_requests(request_: dict[str, Any], rnd: Any) -> None:
+    key = make_key(request_)
+    assert make_key(_shuffled(request_, rnd)) == key
+    assert make_key(_noisy(request_)) == key
+    assert key == sha_key(_key_material_json(request_))
