@@ -54,7 +54,7 @@ def main(url: str | None) -> int:
         for t in threads:
             t.join()
         again = cache.get_or_call(REQUEST, model)
-        print(f"32 concurrent callers: {dict(statuses)}; model calls in this process: {model_calls}")
+        print(f"32 concurrent callers: {dict(sorted(statuses.items()))}; model calls in this process: {model_calls}")
         print(f"one more call: {again.status} -> {again.value['content'][0]['text']!r}")
         s = cache.stats
         print(f"stats: calls={s.calls} hit_rate={s.hit_rate:.2f} stampede_rate={s.stampede_rate:.0f} errors={s.errors}")

@@ -427,4 +427,4 @@ def test_the_example_runs() -> None:
 
     script = Path(__file__).resolve().parent.parent / "examples" / "response_cache.py"
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True).stdout
-    assert "{'miss': 1, 'coalesced': 31}; model calls in this process: 1" in out and "one more call: hit" in out
+    assert "{'coalesced': 31, 'miss': 1}; model calls in this process: 1" in out and "one more call: hit" in out
