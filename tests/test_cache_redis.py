@@ -356,3 +356,23 @@ def test_sentinel_managed_clients_are_refused() -> None:
     client = Sentinel([("127.0.0.1", 1)]).master_for("mymaster")
     with pytest.raises(InvalidOptionError, match="sentinel"):
         RedisStore(client)
+
+
+def test_a_hit_is_one_round_trip_and_a_miss_three(own_redis: RedisServer, ns: str, made: list[ResponseCache]) -> None:
+    cache = on(made, own_redis, ns)
+    cache.get_or_call(dict(REQ, max_tokens=1), lambda: 0)  # connections open, scripts loaded
+    client = cache._bound._cmd
+    sent: list[str] = []
+    execute = client.execute_command
+
+    def counting(*args: Any, **options: Any) -> Any:  # counts what the store sends; Redis is real
+        sent.append(str(args[0]).lower())
+        return execute(*args, **options)
+
+    client.execute_command = counting
+    cache.get_or_call(REQ, lambda: ANSWER)
+    assert sent == ["get", "evalsha", "evalsha"]  # GET, acquire, write (+ release + wake-up in the script)
+    sent.clear()
+    for _ in range(10):
+        assert cache.get_or_call(REQ, lambda: ANSWER).status == "hit"
+    assert sent == ["get"] * 10
