@@ -3,7 +3,7 @@
 - `cache hit redis`: a `get_or_call` hit (keying the SMALL request, GET, envelope decode, stats) against the
   floor of any Redis cache: a raw redis-py `GET` of the same stored bytes + `json.loads`.
 - `cache hit redis asyncio`: the same with `aget_or_call` on an `AsyncRedisStore` against `redis.asyncio`.
-- `cache hit memory`: a `MemoryStore` hit against a dict lookup + `json.loads` of the same bytes; the
+- `cache hit memory`: a `MemoryStore` hit against a dict lookup + `json.loads` of the bare answer; the
   subject's hits per second go in `extra_info`.
 - `cache stampede 64`: 64 callers (4 store objects, as 4 processes would have, × 16 threads) ask for one
   uncached key whose model call takes 200 ms; records model calls and the p50/p99 latency of the waiters,
