@@ -3,11 +3,12 @@
 - `cache hit redis`: a `get_or_call` hit (keying the SMALL request, GET, envelope decode, stats) against the
   floor of any Redis cache: a raw redis-py `GET` of the same stored bytes + `json.loads`.
 - `cache hit redis asyncio`: the same with `aget_or_call` on an `AsyncRedisStore` against `redis.asyncio`.
-- `cache hit memory`: a `MemoryStore` hit against a dict lookup + `json.loads` of the same bytes; the
+- `cache hit memory`: a `MemoryStore` hit against a dict lookup + `json.loads` of the bare answer; the
   subject's hits per second go in `extra_info`.
 - `cache stampede 64`: 64 callers (4 store objects, as 4 processes would have, × 16 threads) ask for one
   uncached key whose model call takes 200 ms; records model calls and the p50/p99 latency of the waiters,
-  measured from the moment the value landed (printed, and kept in `extra_info`).
+  measured from the moment the value landed (printed, and kept in `extra_info`); the competitor is the
+  usual get-or-set without a lock (LiteLLM, GPTCache, LangChain), whose model calls are recorded too.
 
 Run with a release build: `maturin develop --release && python benches/report.py cache`.
 """
@@ -169,6 +170,44 @@ def _stampede(server: RedisServer, ns: str) -> dict[str, Any]:
         "waiter_p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
         "cross_process_wait_p50_ms": round(statistics.median(waits), 2) if waits else None,
     }
+
+
+def _naive_stampede(server: RedisServer, ns: str) -> int:
+    """The usual get-or-set over redis-py (what LiteLLM, GPTCache and LangChain do): no lock, no single flight."""
+    r = redis.Redis.from_url(server.url)
+    key = store_key(make_key(SMALL, namespace=ns))
+    calls = 0
+    lock = threading.Lock()
+    barrier = threading.Barrier(64)
+
+    def call() -> None:
+        nonlocal calls
+        barrier.wait()
+        data = r.get(key)
+        if data is None:
+            with lock:
+                calls += 1
+            time.sleep(0.2)
+            r.set(key, json.dumps(ANSWER), ex=60)
+        else:
+            json.loads(data)
+
+    threads = [threading.Thread(target=call) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    r.close()
+    return calls
+
+
+def test_stampede_64_naive_get_or_set(benchmark: Any, server: RedisServer) -> None:
+    runs: list[int] = []
+    _info(benchmark, "cache stampede 64", "naive GET / SET", "competitor")
+    benchmark.extra_info["batch"] = 1
+    benchmark.pedantic(lambda: runs.append(_naive_stampede(server, f"naive{len(runs)}")), rounds=1 if QUICK else 5)
+    benchmark.extra_info["model_calls"] = max(runs)
+    print(f"\nnaive get-or-set, 64 callers: model calls per run {runs}")
 
 
 def test_stampede_64(benchmark: Any, server: RedisServer) -> None:

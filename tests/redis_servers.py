@@ -50,12 +50,14 @@ def free_port(*, cluster: bool = False) -> int:
             return port
 
 
-def _wait_ping(port: int, deadline: float, proc: subprocess.Popen[bytes]) -> None:
+def _wait_ping(port: int, deadline: float, proc: subprocess.Popen[bytes], password: str | None = None) -> None:
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"redis-server on port {port} exited with {proc.returncode}")
         try:
-            with redis.Redis(host=HOST, port=port, socket_timeout=0.5, socket_connect_timeout=0.5) as c:
+            with redis.Redis(
+                host=HOST, port=port, password=password, socket_timeout=0.5, socket_connect_timeout=0.5
+            ) as c:
                 if c.ping():
                     return
         except redis.RedisError:
@@ -68,9 +70,10 @@ def _wait_ping(port: int, deadline: float, proc: subprocess.Popen[bytes]) -> Non
 class RedisServer:
     """One `redis-server` process on a loopback port it keeps across restarts."""
 
-    def __init__(self, *, cluster: bool = False, port: int | None = None) -> None:
+    def __init__(self, *, cluster: bool = False, port: int | None = None, password: str | None = None) -> None:
         self.port = port or free_port(cluster=cluster)
         self.cluster = cluster
+        self.password = password
         self.dir = tempfile.mkdtemp(prefix=f"promptkey-redis-{self.port}-")
         self.proc: subprocess.Popen[bytes] | None = None
         self._raw: redis.Redis | None = None
@@ -78,7 +81,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{HOST}:{self.port}/0"
 
     def start(self) -> None:
         args = ["redis-server", "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no"]
@@ -95,7 +99,7 @@ class RedisServer:
         log = open(os.path.join(self.dir, "redis.log"), "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         log.close()
-        _wait_ping(self.port, time.monotonic() + 10, self.proc)
+        _wait_ping(self.port, time.monotonic() + 10, self.proc, self.password)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -125,7 +129,7 @@ class RedisServer:
         return self._raw
 
     def client(self, **kwargs: object) -> redis.Redis:
-        return redis.Redis(host=HOST, port=self.port, **kwargs)  # type: ignore[arg-type]
+        return redis.Redis(host=HOST, port=self.port, password=self.password, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:
         if self._raw is not None:

@@ -418,3 +418,13 @@ def test_envelopes_round_trip_every_json_value(value: Any) -> None:
 def test_decoding_arbitrary_bytes_never_raises(data: bytes) -> None:
     out = decode(data, "ns:v1:ab")
     assert out is INVALID or isinstance(out, (dict, list, str, int, float, bool, type(None)))
+
+
+def test_the_example_runs() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "response_cache.py"
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "{'coalesced': 31, 'miss': 1}; model calls in this process: 1" in out and "one more call: hit" in out

@@ -356,3 +356,44 @@ def test_sentinel_managed_clients_are_refused() -> None:
     client = Sentinel([("127.0.0.1", 1)]).master_for("mymaster")
     with pytest.raises(InvalidOptionError, match="sentinel"):
         RedisStore(client)
+
+
+def test_a_hit_is_one_round_trip_and_a_miss_three(own_redis: RedisServer, ns: str, made: list[ResponseCache]) -> None:
+    cache = on(made, own_redis, ns)
+    cache.get_or_call(dict(REQ, max_tokens=1), lambda: 0)  # connections open, scripts loaded
+    client = cache._bound._cmd
+    sent: list[str] = []
+    execute = client.execute_command
+
+    def counting(*args: Any, **options: Any) -> Any:  # counts what the store sends; Redis is real
+        sent.append(str(args[0]).lower())
+        return execute(*args, **options)
+
+    client.execute_command = counting
+    cache.get_or_call(REQ, lambda: ANSWER)
+    assert sent == ["get", "evalsha", "evalsha"]  # GET, acquire, write (+ release + wake-up in the script)
+    sent.clear()
+    for _ in range(10):
+        assert cache.get_or_call(REQ, lambda: ANSWER).status == "hit"
+    assert sent == ["get"] * 10
+
+
+def test_auth_from_the_url_and_from_the_client_you_pass(ns: str) -> None:
+    server = RedisServer(password="s3cret-pw")
+    try:
+        url_store = RedisStore.from_url(server.url)
+        client = server.client(db=3)
+        client_store = RedisStore(client)
+        for store in (url_store, client_store):
+            cache = ResponseCache(store, namespace=ns)
+            assert [cache.get_or_call(REQ, lambda: ANSWER).status for _ in range(2)] == ["miss", "hit"]
+            assert cache.stats.errors == 0
+            cache.close()
+            store.close()
+        assert "s3cret-pw" not in repr(url_store.client)
+        # The client's database was kept: the second store wrote to db 3, the first to db 0.
+        skey = store_key(make_key(REQ, namespace=ns))
+        assert client.exists(skey) and server.raw.exists(skey)
+        client.close()
+    finally:
+        server.close()

@@ -285,7 +285,7 @@ class ResponseCache:
         self, request: Any, fn: Callable[[], Any], *, mode: Mode = "use", ttl: float | None = None
     ) -> CacheResult:
         """The cached answer to `request`, or `fn()`'s (called at most once per key across callers)."""
-        t0 = time.perf_counter() if _metrics._calls is not None else 0.0
+        t0 = time.perf_counter() if _metrics.enabled() else 0.0
         store = self._bound if self.store.serves_sync else self._sync_store()
         if ttl is not None:
             _positive("ttl", ttl)

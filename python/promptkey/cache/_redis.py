@@ -117,10 +117,6 @@ def _keys(skey: str) -> tuple[str, str, str]:
     return skey, skey + ":lock", skey + ":ready"
 
 
-def _ms(seconds: float) -> int:
-    return max(1, int(seconds * 1000))
-
-
 class _StoreBase:
     is_async = False
 
