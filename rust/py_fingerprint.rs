@@ -11,7 +11,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use crate::blocks::{Marker, Section, Ttl};
 use crate::canonical::write_i64;
 use crate::errors::Error;
-use crate::fingerprint::{write_bytes, write_f64, write_str};
+use crate::fingerprint::{write_bytes, write_f64};
 use crate::prefix::{api_location, Parsed, RawBlock, Settings};
 use crate::py_walk::{dump_model, is_sentinel, is_sentinel_fast, pydantic_base, utf8};
 
@@ -315,9 +315,9 @@ pub fn parse_marker(value: &Bound<'_, PyAny>) -> Result<Option<Ttl>, Error> {
     }
 }
 
-fn text_block(out: &mut Vec<u8>, text: &str) {
+fn text_block(out: &mut Vec<u8>, text: &[u8]) {
     out.extend_from_slice(b"{\"type\":\"text\",\"text\":");
-    write_str(out, text);
+    write_bytes(out, text);
     out.push(b'}');
 }
 
@@ -425,10 +425,10 @@ impl<'py> Walker<'py> {
                     kind: "text".into(),
                     ..RawBlock::default()
                 };
-                let text = str_of(s).map_err(|e| e.prefixed("system"))?;
-                text_block(&mut raw.fingerprint, &text);
+                let text = text_of(s.as_any()).map_err(|e| e.prefixed("system"))?;
+                text_block(&mut raw.fingerprint, text);
                 raw.cacheable = !text.is_empty();
-                raw.text = self.keep_text.then_some(text);
+                raw.text = self.keep_text.then(|| String::from_utf8_lossy(text).into_owned());
                 self.parsed.blocks.push(raw);
             } else {
                 for (i, block) in as_items(&system, "system")
@@ -579,7 +579,7 @@ impl<'py> Walker<'py> {
             return Ok(());
         };
         if let Ok(s) = content.cast::<PyString>() {
-            let text = str_of(s).map_err(|e| e.prefixed("content"))?;
+            let text = text_of(s.as_any()).map_err(|e| e.prefixed("content"))?;
             let mut raw = RawBlock {
                 section: Section::Messages,
                 path: format!("messages[{i}].content[0]"),
@@ -589,8 +589,8 @@ impl<'py> Walker<'py> {
                 cacheable: !text.is_empty(),
                 ..RawBlock::default()
             };
-            text_block(&mut raw.fingerprint, &text);
-            raw.text = self.keep_text.then_some(text);
+            text_block(&mut raw.fingerprint, text);
+            raw.text = self.keep_text.then(|| String::from_utf8_lossy(text).into_owned());
             self.parsed.blocks.push(raw);
             return Ok(());
         }
@@ -721,9 +721,9 @@ impl<'py> Walker<'py> {
                 continue;
             }
             if let Ok(s) = v.cast::<PyString>() {
-                let text = str_of(s).map_err(|e| e.prefixed("content"))?;
+                let text = text_of(s.as_any()).map_err(|e| e.prefixed("content"))?;
                 out.buf.push(b'[');
-                text_block(&mut out.buf, &text);
+                text_block(&mut out.buf, text);
                 out.buf.push(b']');
                 continue;
             }
