@@ -688,7 +688,7 @@ impl<'py> Walker<'py> {
             }
             "redacted_thinking" => raw.cacheable = false,
             "image" => raw.images += 1,
-            "document" => raw.citations |= citations_enabled(&d),
+            "document" | "search_result" => raw.citations |= citations_enabled(&d),
             _ => {}
         }
         raw.fingerprint = out.buf;
@@ -754,7 +754,7 @@ impl<'py> Walker<'py> {
                     .as_deref()
                 {
                     Some("image") => raw.images += 1,
-                    Some("document") => raw.citations |= citations_enabled(&item),
+                    Some("document" | "search_result") => raw.citations |= citations_enabled(&item),
                     _ => {}
                 }
                 out.dict(&item, true).map_err(at)?;

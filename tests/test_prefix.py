@@ -697,3 +697,15 @@ def test_an_unknown_model_warns_at_the_callers_line() -> None:
     with pytest.warns(UserWarning) as record:
         prefix_blocks(request(model="gpt-5"))
     assert record[0].filename == __file__
+
+
+def test_search_results_with_citations_toggle_citations_too() -> None:
+    result = {
+        "type": "search_result",
+        "source": "https://example.com",
+        "title": "t",
+        "content": [{"type": "text", "text": "x"}],
+        "citations": {"enabled": True},
+    }
+    chain = PrefixChain(request())
+    assert chain.append({"role": "user", "content": [result]}) is True
