@@ -12,7 +12,7 @@ use crate::blocks::{Block, RequestBlocks};
 use crate::errors::Error;
 use crate::models::TokenizerFamily;
 use crate::prefix::{self, Chain, Parsed, RawBlock};
-use crate::py_fingerprint::Walker;
+use crate::py_prefix_walk::Walker;
 use crate::tokens;
 
 /// How block tokens are counted: the per-family estimate, or a Python callable `tokenizer(block) -> int`.
