@@ -2,7 +2,7 @@
 //! `parse_request`, the entry points the simulator and planner use from Rust.
 
 use std::ffi::CString;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
@@ -251,8 +251,17 @@ pub struct PyPrefixChain {
 }
 
 impl PyPrefixChain {
-    fn state(&self) -> std::sync::MutexGuard<'_, ChainState> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The chain's state. `append` may call a Python tokenizer (an HTTP call for `CountTokens`) while it
+    /// holds the lock, and that call can release the GIL: a second thread must then wait for the lock
+    /// with the GIL released too, or neither could go on.
+    fn state(&self, py: Python<'_>) -> MutexGuard<'_, ChainState> {
+        loop {
+            match self.inner.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => py.detach(|| drop(self.inner.lock())),
+            }
+        }
     }
 }
 
@@ -278,7 +287,7 @@ impl PyPrefixChain {
     /// Appends one message; returns True when the whole chain had to be re-chained.
     #[pyo3(signature = (message, /))]
     fn append(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let mut state = self.state();
+        let mut state = self.state(py);
         let index = state.messages;
         let mut walker = Walker::for_append();
         walker
@@ -302,37 +311,37 @@ impl PyPrefixChain {
     }
 
     #[getter]
-    fn blocks(&self) -> Vec<PyBlock> {
-        let state = self.state();
+    fn blocks(&self, py: Python<'_>) -> Vec<PyBlock> {
+        let state = self.state(py);
         wrap(&state.chain.blocks, &state.chain.tokenizer)
     }
 
     #[getter]
-    fn digest(&self) -> String {
-        hex::encode(self.state().chain.digest())
+    fn digest(&self, py: Python<'_>) -> String {
+        hex::encode(self.state(py).chain.digest())
     }
 
     #[getter]
-    fn recomputations(&self) -> usize {
-        self.state().chain.recomputations
+    fn recomputations(&self, py: Python<'_>) -> usize {
+        self.state(py).chain.recomputations
     }
 
     #[getter]
-    fn tokenizer(&self) -> String {
-        self.state().chain.tokenizer.clone()
+    fn tokenizer(&self, py: Python<'_>) -> String {
+        self.state(py).chain.tokenizer.clone()
     }
 
     #[getter]
-    fn tokens(&self) -> u64 {
-        self.state().chain.blocks.iter().map(|b| b.tokens).sum()
+    fn tokens(&self, py: Python<'_>) -> u64 {
+        self.state(py).chain.blocks.iter().map(|b| b.tokens).sum()
     }
 
-    fn __len__(&self) -> usize {
-        self.state().chain.blocks.len()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.state(py).chain.blocks.len()
     }
 
-    fn __repr__(&self) -> String {
-        let s = self.state();
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let s = self.state(py);
         format!(
             "PrefixChain(model='{}', blocks={}, digest='{}…')",
             s.chain.model,

@@ -782,3 +782,25 @@ def test_fingerprints_of_sdk_objects_equal_the_body_the_sdk_sends() -> None:
     sent = bodies[1]
     assert digests(kwargs) == digests(sent)
     assert prefix_blocks(kwargs) == prefix_blocks(sent)
+
+
+def test_threads_appending_with_a_slow_tokenizer_do_not_deadlock() -> None:
+    import threading
+    import time
+
+    def slow(block: dict[str, Any]) -> int:
+        time.sleep(0.002)  # releases the GIL, as an HTTP call to count_tokens would
+        return 5
+
+    chain = PrefixChain(request(), tokenizer=slow)
+    threads = [
+        threading.Thread(target=lambda: [chain.append({"role": "user", "content": "x"}) for _ in range(10)])
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not any(t.is_alive() for t in threads)
+    assert len(chain) == 7 + 40 and chain.tokens == 5 * 47
+    assert [b.path for b in chain.blocks][-1] == "messages[42].content[0]"
