@@ -56,6 +56,37 @@ def run(size: int, threads: int, seconds: float) -> float:
     return sum(done) * size / elapsed
 
 
+def run_mixed(size: int, seconds: float) -> tuple[float, float]:
+    """One thread keys while another runs pure Python: (bytes keyed per second, Python loops per second)."""
+    keyed = [0]
+    spins = [0]
+    stop = threading.Event()
+
+    def keyer() -> None:
+        r = request(size, 0)
+        while not stop.is_set():
+            make_key(r)
+            keyed[0] += 1
+
+    def python_work() -> None:
+        n = 0
+        while not stop.is_set():
+            for _ in range(1000):
+                n += 1
+            spins[0] += 1
+
+    pool = [threading.Thread(target=keyer), threading.Thread(target=python_work)]
+    t0 = time.perf_counter()
+    for t in pool:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    elapsed = time.perf_counter() - t0
+    for t in pool:
+        t.join()
+    return keyed[0] * size / elapsed, spins[0] / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0)
@@ -73,6 +104,14 @@ def main() -> None:
                 print(
                     f"{size >> 10:>8} KiB  {n:>7}  {kept / 1e6:>13,.0f}  {released / 1e6:>17,.0f}  {released / kept:>14.2f}"
                 )
+        print("\nkeying next to a pure-Python thread: keying MB/s and the Python thread's loops/s")
+        print("string size  kept: keying MB/s  python/s   released: keying MB/s  python/s")
+        for size in [16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20]:
+            _gil_release_threshold(NEVER)
+            k1, p1 = run_mixed(size, args.seconds)
+            _gil_release_threshold(0)
+            k2, p2 = run_mixed(size, args.seconds)
+            print(f"{size >> 10:>8} KiB  {k1 / 1e6:>17,.0f}  {p1:>8,.0f}   {k2 / 1e6:>21,.0f}  {p2:>8,.0f}")
     finally:
         _gil_release_threshold(old)
     print(f"\ncurrent threshold: {old:,} bytes")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,8 +25,16 @@ from payloads import LARGE, MEDIUM, SMALL
 from promptkey import _core
 
 PAYLOADS: dict[str, dict[str, Any]] = {"SMALL": SMALL, "MEDIUM": MEDIUM, "LARGE": LARGE, "INTL": INTL}
-# Calls per timed batch: enough to dwarf the timer, few enough that fresh LARGE dicts fit in memory.
-BATCH = {"SMALL": 200, "MEDIUM": 40, "LARGE": 8, "INTL": 20}
+# Calls per timed round: batches only where a call is short enough for the timer's own overhead
+# (~0.1 µs) to matter. Longer payloads are keyed one per round, as requests arrive: a batch of large fresh
+# dicts would also free them all at once, which makes malloc return its pages to the kernel and every
+# implementation fault them back in on the next round.
+BATCH = {"SMALL": 200, "MEDIUM": 2, "LARGE": 1, "INTL": 1}
+# Rounds per payload (many: the minimum is reported); report.py --quick sets PROMPTKEY_BENCH_QUICK=1 for
+# a smoke run of two rounds each.
+BENCH_ROUNDS = {"SMALL": 200, "MEDIUM": 300, "LARGE": 200, "INTL": 300}
+if os.environ.get("PROMPTKEY_BENCH_QUICK"):
+    BENCH_ROUNDS = {k: 2 for k in BENCH_ROUNDS}
 
 
 def _floor_bytes(payload: dict[str, Any]) -> bytes:
@@ -74,10 +83,4 @@ def test_keys(benchmark: Any, name: str, fresh: bool, impl: str) -> None:
         for item in items:
             fn(item)
 
-    benchmark.pedantic(run, setup=lambda: ((batch(),), {}), rounds=BENCH_ROUNDS.get(name, 20), iterations=1)
-
-
-# Rounds per payload; report.py --quick sets PROMPTKEY_BENCH_QUICK=1 to run each once (a smoke run).
-BENCH_ROUNDS: dict[str, int] = {"SMALL": 60, "MEDIUM": 40, "LARGE": 30, "INTL": 30}
-if __import__("os").environ.get("PROMPTKEY_BENCH_QUICK"):
-    BENCH_ROUNDS = {k: 2 for k in BENCH_ROUNDS}
+    benchmark.pedantic(run, setup=lambda: ((batch(),), {}), rounds=BENCH_ROUNDS[name], iterations=1)

@@ -114,16 +114,17 @@ impl HashSink {
         self.hasher.update(bytes);
     }
 
-    pub fn finish(mut self) -> [u8; 32] {
+    /// The digest; the sink is spent (its buffer goes back to the thread's spare).
+    pub fn finish(&mut self) -> [u8; 32] {
         self.flush();
         SPARE.set(std::mem::take(&mut self.buf));
-        match self.hasher {
+        match std::mem::replace(&mut self.hasher, Hasher::Sha(Sha256::new())) {
             Hasher::Sha(h) => h.finalize().into(),
             Hasher::Hmac(h) => h.finalize().into_bytes().into(),
         }
     }
 
-    pub fn hex(self) -> String {
+    pub fn hex(mut self) -> String {
         let mut out = String::with_capacity(64);
         push_hex(&mut out, &self.finish());
         out
@@ -132,11 +133,14 @@ impl HashSink {
 
 /// Lowercase hex, straight into `out` (the `hex` crate's iterator-based encoder cost more than hashing
 /// a small request).
-pub fn push_hex(out: &mut String, bytes: &[u8]) {
-    for &b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+pub fn push_hex(out: &mut String, bytes: &[u8; 32]) {
+    let mut text = [0u8; 64];
+    for (pair, &b) in text.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
+    // Hex digits are ASCII.
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 impl Sink for HashSink {
@@ -207,19 +211,29 @@ pub fn find_escape(bytes: &[u8], from: usize) -> Option<usize> {
             let quote = _mm_set1_epi8(b'"'.cast_signed());
             let backslash = _mm_set1_epi8(b'\\'.cast_signed());
             let control = _mm_set1_epi8(0x1f);
-            while i + 16 <= bytes.len() {
+            let len = bytes.len();
+            let special_at = |at: usize| {
                 // `loadu` is the unaligned load, so the cast to a 16-byte-aligned type is fine.
                 #[allow(clippy::cast_ptr_alignment)]
-                let chunk = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
+                let chunk = _mm_loadu_si128(bytes.as_ptr().add(at).cast::<__m128i>());
                 let special = _mm_or_si128(
                     _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)),
                     _mm_cmpeq_epi8(_mm_min_epu8(chunk, control), chunk),
                 );
-                let mask = _mm_movemask_epi8(special).cast_unsigned();
+                _mm_movemask_epi8(special).cast_unsigned()
+            };
+            while i + 16 <= len {
+                let mask = special_at(i);
                 if mask != 0 {
                     return Some(i + mask.trailing_zeros() as usize);
                 }
                 i += 16;
+            }
+            if i < len && len >= 16 {
+                // The tail: one more load ending at the last byte, ignoring the bytes already checked.
+                let start = len - 16;
+                let mask = special_at(start) >> (i - start);
+                return (mask != 0).then(|| i + mask.trailing_zeros() as usize);
             }
         }
     }
@@ -281,6 +295,12 @@ pub fn write_str<S: Sink>(out: &mut S, text: &[u8]) {
         return;
     };
     out.put_byte(b'"');
+    write_escaped_from(out, text, first);
+    out.put_byte(b'"');
+}
+
+/// The inside of a JSON string (no quotes) for UTF-8 `text` whose first escape is at `first`.
+pub(crate) fn write_escaped_from<S: Sink>(out: &mut S, text: &[u8], first: usize) {
     let mut start = 0;
     let mut next = Some(first);
     while let Some(i) = next {
@@ -315,7 +335,6 @@ pub fn write_str<S: Sink>(out: &mut S, text: &[u8]) {
     if start < text.len() {
         out.put_run(&text[start..]);
     }
-    out.put_byte(b'"');
 }
 
 /// Writes an integer in decimal (ECMAScript prints safe integers exactly like this).

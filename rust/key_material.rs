@@ -17,6 +17,23 @@ pub const DROPPED_TOP: [&[u8]; 9] = [
     b"extra_body",
 ];
 
+/// `DROPPED_TOP.contains(key)`, as one match (the compiler dispatches on length first).
+#[inline]
+pub fn is_dropped_top(key: &[u8]) -> bool {
+    matches!(
+        key,
+        b"stream"
+            | b"metadata"
+            | b"timeout"
+            | b"extra_headers"
+            | b"extra_query"
+            | b"service_tier"
+            | b"diagnostics"
+            | b"cache_control"
+            | b"extra_body"
+    )
+}
+
 /// Where a value sits in a request: the structural positions of rule 4 drop `cache_control` and
 /// `null` members; `Content` and `System` also accept the one-string spelling of rule 5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +175,14 @@ mod tests {
         assert!(Position::top(b"system").text_shorthand());
         assert!(!Position::Data.is_structural_object() && Position::Tool.is_structural_object());
         assert_eq!(Position::Data.element(), Position::Data);
+    }
+
+    #[test]
+    fn dropped_members_match_the_list() {
+        for key in DROPPED_TOP {
+            assert!(is_dropped_top(key));
+        }
+        assert!(!is_dropped_top(b"model") && !is_dropped_top(b"streams"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod py_prefix_walk;
 pub mod py_request;
 pub mod py_walk;
 pub mod tokens;
+pub mod utf8;
 
 use pyo3::prelude::*;
 

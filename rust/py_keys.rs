@@ -69,7 +69,7 @@ fn canonical_json<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Bou
 fn material_bytes<'py>(py: Python<'py>, request: &Bound<'py, PyAny>) -> Result<Vec<u8>, Error> {
     let mut walker = Walker::new(py, Vec::with_capacity(4096), true);
     walker.request(request)?;
-    Ok(walker.out)
+    Ok(std::mem::take(&mut walker.out))
 }
 
 #[pyfunction]

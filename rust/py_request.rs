@@ -181,7 +181,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
         let betas = km::finish_betas(betas);
         members.retain(|&(i, _)| {
             let e = &self.scratch[i];
-            !e.value.is_none() && !km::DROPPED_TOP.contains(&e.key())
+            !e.value.is_none() && !km::is_dropped_top(e.key())
         });
         self.read_flags(&members);
 

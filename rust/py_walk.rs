@@ -14,29 +14,123 @@ use pyo3::Borrowed;
 use crate::canonical::{self, check_depth, write_i64, write_str, HashSink, Sink, MAX_SAFE_INTEGER};
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
+use crate::utf8::{write_units, Units};
 
-/// Strings at least this long are escaped and hashed with the GIL released, so other threads run
-/// Python meanwhile. Measured (`benches/gil_release.py`, `docs/keys.md`): below ~64 KiB the release and
-/// re-acquire cost more than the parallelism returns.
-pub static DETACH_AT: AtomicUsize = AtomicUsize::new(64 * 1024);
+/// Strings at least this long (bytes, or code units when encoded here) are escaped and hashed with the
+/// GIL released. GIL released from 1 MiB: below that a hash takes under ~0.5 ms and giving the GIL away
+/// costs more than it returns, since taking it back can wait for another thread's whole switch
+/// interval (5 ms); measured with `benches/gil_release.py` (table in `docs/keys.md`).
+pub static DETACH_AT: AtomicUsize = AtomicUsize::new(1 << 20);
+
+/// Non-ASCII strings at least this many code points long, with no cached UTF-8, are encoded by
+/// `canonical::write_units` instead of `CPython` (see `put_str_obj`). Measured (`docs/keys.md`): on
+/// requests fresh from `json.loads` this saves a third of the time on long mostly-ASCII documents;
+/// below ~1,000 code points `CPython`'s cached copy is as fast and later calls reuse it.
+const ENCODE_AT: usize = 1024;
+
+fn surrogate(code: u32) -> Error {
+    Error::canonicalization(format!("lone surrogate U+{code:04X} is not valid json"), "")
+}
+
+/// Encodes a compact non-ASCII str whose UTF-8 is not cached yet and installs the result as its
+/// cached UTF-8, exactly as `PyUnicode_AsUTF8AndSize` does (a `PyObject_Malloc` buffer with a NUL,
+/// in the `utf8`/`utf8_length` members, freed by the str's dealloc), so later calls on the same
+/// object read it in place. The difference is the path: `CPython` encodes into a worst-case-sized
+/// bytes object and then copies; this encodes once into the final buffer and shrinks it, which on a
+/// request fresh from `json.loads` saves a third of the keying time (`docs/keys.md`).
+/// `Ok(None)`: out of memory; the caller streams instead.
+///
+/// # Safety
+/// `p` is a compact, non-ASCII str with a null `utf8` member and `units` are its code units; the GIL
+/// is held (nothing else can fill the cache meanwhile).
+#[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
+unsafe fn fill_utf8_cache<'a>(
+    p: *mut ffi::PyObject,
+    units: &Units<'_>,
+    scratch: &mut Vec<u8>,
+) -> Result<Option<&'a [u8]>, u32> {
+    // SAFETY: see the function's contract. The encoder writes at most `max_utf8` bytes into the
+    // scratch buffer reserved for them; the cache buffer gets exactly `n` bytes and the NUL.
+    unsafe {
+        let max = units.max_utf8();
+        if max <= DIRECT_FILL {
+            // Small enough to come from the heap's warm pages: encode straight into a worst-case
+            // buffer and shrink it in place.
+            let buf = ffi::PyObject_Malloc(max + 1).cast::<u8>();
+            if buf.is_null() {
+                return Ok(None);
+            }
+            let n = match units.encode_into(buf) {
+                Ok(n) => n,
+                Err(code) => {
+                    ffi::PyObject_Free(buf.cast());
+                    return Err(code);
+                }
+            };
+            *buf.add(n) = 0;
+            let shrunk = ffi::PyObject_Realloc(buf.cast(), n + 1).cast::<u8>();
+            return Ok(Some(install_utf8(p, if shrunk.is_null() { buf } else { shrunk }, n)));
+        }
+        // Large: encode once into a warm scratch buffer, then copy into an exact-size cache buffer;
+        // a worst-case buffer (4 bytes per UCS-4 unit) would be faulted in page by page for nothing,
+        // and counting the length first costs as much as encoding.
+        scratch.clear();
+        scratch.reserve(units.max_utf8());
+        let n = units.encode_into(scratch.as_mut_ptr())?;
+        scratch.set_len(n);
+        let buf = ffi::PyObject_Malloc(n + 1).cast::<u8>();
+        if buf.is_null() {
+            return Ok(None);
+        }
+        std::ptr::copy_nonoverlapping(scratch.as_ptr(), buf, n);
+        *buf.add(n) = 0;
+        Ok(Some(install_utf8(p, buf, n)))
+    }
+}
+
+/// Worst-case UTF-8 sizes up to this fill the cache buffer directly (below glibc's mmap threshold).
+#[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
+const DIRECT_FILL: usize = 64 * 1024;
+
+/// Stores `buf[..n]` (NUL-terminated, from `PyObject_Malloc`) as the str's cached UTF-8.
+///
+/// # Safety
+/// As `fill_utf8_cache`.
+#[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
+unsafe fn install_utf8<'a>(p: *mut ffi::PyObject, buf: *mut u8, n: usize) -> &'a [u8] {
+    // SAFETY: see the function's contract.
+    unsafe {
+        let compact = p.cast::<ffi::PyCompactUnicodeObject>();
+        (*compact).utf8 = buf.cast();
+        (*compact).utf8_length = n.cast_signed();
+        std::slice::from_raw_parts(buf, n)
+    }
+}
 
 /// A sink that can take a long string with the GIL released.
 pub trait Detachable: Sink + Send {
     fn put_str_detached(&mut self, py: Python<'_>, text: &[u8]);
+    fn put_units_detached(&mut self, py: Python<'_>, units: &Units<'_>, scratch: &mut Vec<u8>) -> Result<(), u32>;
 }
 
 impl Detachable for Vec<u8> {
+    // Copying into a buffer is cheaper than a GIL round trip; nothing to gain.
     fn put_str_detached(&mut self, _py: Python<'_>, text: &[u8]) {
-        // Copying into a buffer is cheaper than a GIL round trip; nothing to gain.
         write_str(self, text);
+    }
+    fn put_units_detached(&mut self, _py: Python<'_>, units: &Units<'_>, scratch: &mut Vec<u8>) -> Result<(), u32> {
+        write_units(self, units, scratch)
     }
 }
 
 impl Detachable for HashSink {
+    // The str is immutable and kept alive by the caller's reference, and its data (code units or
+    // cached UTF-8) is freed only with the object, so reading it without the GIL is sound.
     fn put_str_detached(&mut self, py: Python<'_>, text: &[u8]) {
-        // The str is immutable and kept alive by the caller's reference, and its UTF-8 buffer is
-        // freed only with the object, so reading it without the GIL is sound.
         py.detach(|| write_str(self, text));
+    }
+    fn put_units_detached(&mut self, py: Python<'_>, units: &Units<'_>, scratch: &mut Vec<u8>) -> Result<(), u32> {
+        py.detach(|| write_units(self, units, scratch))
     }
 }
 
@@ -57,6 +151,25 @@ impl Entry<'_> {
     }
 }
 
+thread_local! {
+    /// The walker's stacks, kept empty between calls: allocating them per key cost as much as
+    /// walking a small request.
+    static SPARE_SCRATCH: std::cell::Cell<Vec<Entry<'static>>> = const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_ANCESTORS: std::cell::Cell<Vec<*mut ffi::PyObject>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl<S> Drop for Walker<'_, S> {
+    fn drop(&mut self) {
+        // Entries hold references: release them here, under the GIL, and keep only the capacity.
+        self.scratch.clear();
+        self.ancestors.clear();
+        let scratch = std::mem::take(&mut self.scratch);
+        // SAFETY: the Vec is empty, so no `Entry` with the shorter lifetime survives the transmute.
+        SPARE_SCRATCH.set(unsafe { std::mem::transmute::<Vec<Entry<'_>>, Vec<Entry<'static>>>(scratch) });
+        SPARE_ANCESTORS.set(std::mem::take(&mut self.ancestors));
+    }
+}
+
 /// What `request` found for `key_info` (DESIGN §1, Cacheability).
 #[derive(Default, Clone, Copy)]
 pub struct Flags {
@@ -70,6 +183,7 @@ pub struct Walker<'py, S> {
     /// `make_key` writes integers beyond ±(2^53−1) exactly; `canonical_json` refuses them.
     exact_ints: bool,
     detach_at: usize,
+    encode_buf: Vec<u8>,
     pub(crate) scratch: Vec<Entry<'py>>,
     pub(crate) ancestors: Vec<*mut ffi::PyObject>,
     pub flags: Flags,
@@ -186,8 +300,10 @@ impl<'py, S: Detachable> Walker<'py, S> {
             out,
             exact_ints,
             detach_at: DETACH_AT.load(AtomicOrdering::Relaxed),
-            scratch: Vec::with_capacity(32),
-            ancestors: Vec::with_capacity(16),
+            encode_buf: Vec::new(),
+            // SAFETY: the spare is always empty; an empty Vec's type differs only by a lifetime.
+            scratch: unsafe { std::mem::transmute::<Vec<Entry<'static>>, Vec<Entry<'py>>>(SPARE_SCRATCH.take()) },
+            ancestors: SPARE_ANCESTORS.take(),
             flags: Flags::default(),
         }
     }
@@ -231,16 +347,63 @@ impl<'py, S: Detachable> Walker<'py, S> {
 
     #[inline]
     fn string(&mut self, v: &Bound<'py, PyAny>, pos: Position) -> Result<(), Error> {
-        let text = utf8(v)?;
         if pos.text_shorthand() {
             // Rule 5: "s" is the one-block list [{"type":"text","text":"s"}] (keys in canonical order).
             self.out.put(b"[{\"text\":");
-            self.put_text(text);
+            self.put_str_obj(v)?;
             self.out.put(b",\"type\":\"text\"}]");
+            Ok(())
         } else {
-            self.put_text(text);
+            self.put_str_obj(v)
         }
+    }
+
+    /// A str value. ASCII and already-encoded strings are read in place; a long non-ASCII string
+    /// without a cached UTF-8 form is encoded step by step straight into the sink, which avoids
+    /// `CPython`'s encoder, a UTF-8 copy as large as the string, and its allocation (the `fresh`
+    /// benchmarks: a request just parsed from JSON). Shorter ones get `CPython`'s cached UTF-8, which
+    /// later calls on the same dict reuse.
+    #[inline]
+    fn put_str_obj(&mut self, v: &Bound<'py, PyAny>) -> Result<(), Error> {
+        #[cfg(not(any(Py_3_14, PyPy, GraalPy)))]
+        {
+            let p = v.as_ptr();
+            // SAFETY: `v` is a str; compact strings keep their code units right after the header, and
+            // the `utf8` member of a compact non-ASCII string is its cached UTF-8 or null.
+            unsafe {
+                if ffi::PyUnicode_IS_COMPACT_ASCII(p) == 0 && ffi::PyUnicode_IS_COMPACT(p) != 0 {
+                    let len = ffi::PyUnicode_GET_LENGTH(p).cast_unsigned();
+                    let cached = (*p.cast::<ffi::PyCompactUnicodeObject>()).utf8;
+                    if cached.is_null() && len >= ENCODE_AT {
+                        let data = ffi::PyUnicode_DATA(p);
+                        let units = match ffi::PyUnicode_KIND(p) {
+                            ffi::PyUnicode_1BYTE_KIND => Units::One(std::slice::from_raw_parts(data.cast(), len)),
+                            ffi::PyUnicode_2BYTE_KIND => Units::Two(std::slice::from_raw_parts(data.cast(), len)),
+                            _ => Units::Four(std::slice::from_raw_parts(data.cast(), len)),
+                        };
+                        #[cfg(not(Py_GIL_DISABLED))]
+                        #[cfg(not(Py_GIL_DISABLED))]
+                        if let Some(text) = fill_utf8_cache(p, &units, &mut self.encode_buf).map_err(surrogate)? {
+                            self.put_text(text);
+                            return Ok(());
+                        }
+                        return self.put_units(&units);
+                    }
+                }
+            }
+        }
+        let text = utf8(v)?;
+        self.put_text(text);
         Ok(())
+    }
+
+    fn put_units(&mut self, units: &Units<'_>) -> Result<(), Error> {
+        let result = if units.len() >= self.detach_at {
+            self.out.put_units_detached(self.py, units, &mut self.encode_buf)
+        } else {
+            write_units(&mut self.out, units, &mut self.encode_buf)
+        };
+        result.map_err(surrogate)
     }
 
     #[inline]

@@ -207,3 +207,23 @@ def test_python_mapping() -> None:
     assert canonical_json(types.MappingProxyType({"b": 1, "a": 2})) == b'{"a":2,"b":1}'
     assert canonical_json("\u2028</script>\x7f\x00\x1f") == b'"\xe2\x80\xa8</script>\x7f\\u0000\\u001f"'
     assert canonical_json({"": 0}) == b'{"":0}'
+
+
+@pytest.mark.parametrize(
+    "piece",
+    ['plain ascii "quoted" \\ \n\t\x01 ', "café naïve \x7f\x80ÿ ", "日本語 Кириллица € ", "emoji 😀🚀 mixed é 中 "],
+)
+def test_long_strings_of_every_storage_kind(piece: str) -> None:
+    # Long non-ASCII strings are encoded by promptkey itself (no UTF-8 copy from CPython): every
+    # storage kind (Latin-1, UCS-2, UCS-4), escapes included, must give the reference bytes.
+    text = piece * 600
+    fresh = json.loads(json.dumps({"k": text, "short": piece}))
+    assert canonical_json(fresh) == rfc8785.dumps({"k": text, "short": piece})
+    assert canonical_json(fresh) == canonical_json(fresh)  # a second pass over the same objects
+
+
+def test_lone_surrogate_in_a_long_string() -> None:
+    for text in ["é" * 3000 + "\udc00", "日" * 3000 + "\ud800x", "😀" * 3000 + "\udbff"]:
+        with pytest.raises(CanonicalizationError, match="lone surrogate U\\+D[89ABCDEF]") as info:
+            canonical_json({"doc": text})
+        assert info.value.path == "doc"

@@ -297,7 +297,7 @@ def test_key_info_flags() -> None:
     plain = base()
     assert key_info(plain) == (make_key(plain), False, False)
     assert key_info(plain, namespace="n", secret=b"k")[0] == make_key(plain, namespace="n", secret=b"k")
-    cases = {
+    cases: dict[str, tuple[dict[str, Any], tuple[bool, bool]]] = {
         "temperature 0": ({"temperature": 0}, (False, False)),
         "temperature 0.7": ({"temperature": 0.7}, (True, False)),
         "top_p": ({"top_p": 0.9}, (True, False)),
