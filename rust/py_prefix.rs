@@ -2,7 +2,7 @@
 //! `parse_request`, the entry points the simulator and planner use from Rust.
 
 use std::ffi::CString;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
@@ -12,7 +12,7 @@ use crate::blocks::{Block, RequestBlocks};
 use crate::errors::Error;
 use crate::models::TokenizerFamily;
 use crate::prefix::{self, Chain, Parsed, RawBlock};
-use crate::py_fingerprint::Walker;
+use crate::py_prefix_walk::Walker;
 use crate::tokens;
 
 /// How block tokens are counted: the per-family estimate, or a Python callable `tokenizer(block) -> int`.
@@ -120,11 +120,26 @@ pub fn parse_request_with(
     Ok((parsed, tok))
 }
 
+/// Requests whose fingerprints total at least this many bytes are hashed with the GIL released, so other
+/// Python threads run meanwhile; below it the release costs more than it returns (the same threshold
+/// `make_key` measured for its strings, docs/keys.md).
+const DETACH_AT: usize = 64 * 1024;
+
+/// `Chain::new`, with the GIL released for large requests (the chain is pure Rust data by then).
+pub fn chain_of(py: Python<'_>, parsed: Parsed, fingerprint_digests: bool) -> Chain {
+    let bytes: usize = parsed.blocks.iter().map(|b| b.fingerprint.len()).sum();
+    if bytes >= DETACH_AT {
+        py.detach(|| Chain::new(parsed, b"", fingerprint_digests))
+    } else {
+        Chain::new(parsed, b"", fingerprint_digests)
+    }
+}
+
 /// The blocks of a request for the simulator and planner: chained digests, un-chained fingerprint
 /// digests, tokens, resolved breakpoints and the markers `prefix::validate_breakpoints` checks.
 pub fn request_blocks(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<RequestBlocks> {
     let (parsed, _) = parse_request(request, tokenizer)?;
-    Ok(Chain::new(parsed, b"", true).request_blocks())
+    Ok(chain_of(request.py(), parsed, true).request_blocks())
 }
 
 #[pyclass(name = "Block", module = "promptkey", frozen, eq)]
@@ -212,7 +227,7 @@ fn wrap(blocks: &[Block], tokenizer: &str) -> Vec<PyBlock> {
 #[pyo3(signature = (request, /, *, tokenizer=None))]
 fn prefix_blocks(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<PyBlock>> {
     let (parsed, _) = parse_request(request, tokenizer)?;
-    let chain = Chain::new(parsed, b"", false);
+    let chain = chain_of(request.py(), parsed, false);
     let tokenizer: Arc<str> = Arc::from(chain.tokenizer.as_str());
     Ok(chain
         .blocks
@@ -236,8 +251,17 @@ pub struct PyPrefixChain {
 }
 
 impl PyPrefixChain {
-    fn state(&self) -> std::sync::MutexGuard<'_, ChainState> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The chain's state. `append` may call a Python tokenizer (an HTTP call for `CountTokens`) while it
+    /// holds the lock, and that call can release the GIL: a second thread must then wait for the lock
+    /// with the GIL released too, or neither could go on.
+    fn state(&self, py: Python<'_>) -> MutexGuard<'_, ChainState> {
+        loop {
+            match self.inner.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => py.detach(|| drop(self.inner.lock())),
+            }
+        }
     }
 }
 
@@ -248,7 +272,7 @@ impl PyPrefixChain {
     fn new(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let (parsed, tok) = parse_request(request, tokenizer)?;
         let messages = parsed.messages;
-        let mut chain = Chain::new(parsed, b"", false);
+        let mut chain = chain_of(request.py(), parsed, false);
         // Headroom: a conversation grows, and a full Vec would copy its history on the next append.
         chain.reserve(64 + chain.blocks.len() / 2);
         Ok(PyPrefixChain {
@@ -263,7 +287,7 @@ impl PyPrefixChain {
     /// Appends one message; returns True when the whole chain had to be re-chained.
     #[pyo3(signature = (message, /))]
     fn append(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let mut state = self.state();
+        let mut state = self.state(py);
         let index = state.messages;
         let mut walker = Walker::for_append();
         walker
@@ -287,37 +311,37 @@ impl PyPrefixChain {
     }
 
     #[getter]
-    fn blocks(&self) -> Vec<PyBlock> {
-        let state = self.state();
+    fn blocks(&self, py: Python<'_>) -> Vec<PyBlock> {
+        let state = self.state(py);
         wrap(&state.chain.blocks, &state.chain.tokenizer)
     }
 
     #[getter]
-    fn digest(&self) -> String {
-        hex::encode(self.state().chain.digest())
+    fn digest(&self, py: Python<'_>) -> String {
+        hex::encode(self.state(py).chain.digest())
     }
 
     #[getter]
-    fn recomputations(&self) -> usize {
-        self.state().chain.recomputations
+    fn recomputations(&self, py: Python<'_>) -> usize {
+        self.state(py).chain.recomputations
     }
 
     #[getter]
-    fn tokenizer(&self) -> String {
-        self.state().chain.tokenizer.clone()
+    fn tokenizer(&self, py: Python<'_>) -> String {
+        self.state(py).chain.tokenizer.clone()
     }
 
     #[getter]
-    fn tokens(&self) -> u64 {
-        self.state().chain.blocks.iter().map(|b| b.tokens).sum()
+    fn tokens(&self, py: Python<'_>) -> u64 {
+        self.state(py).chain.blocks.iter().map(|b| b.tokens).sum()
     }
 
-    fn __len__(&self) -> usize {
-        self.state().chain.blocks.len()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.state(py).chain.blocks.len()
     }
 
-    fn __repr__(&self) -> String {
-        let s = self.state();
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let s = self.state(py);
         format!(
             "PrefixChain(model='{}', blocks={}, digest='{}…')",
             s.chain.model,

@@ -697,3 +697,110 @@ def test_an_unknown_model_warns_at_the_callers_line() -> None:
     with pytest.warns(UserWarning) as record:
         prefix_blocks(request(model="gpt-5"))
     assert record[0].filename == __file__
+
+
+def test_search_results_with_citations_toggle_citations_too() -> None:
+    result = {
+        "type": "search_result",
+        "source": "https://example.com",
+        "title": "t",
+        "content": [{"type": "text", "text": "x"}],
+        "citations": {"enabled": True},
+    }
+    chain = PrefixChain(request())
+    assert chain.append({"role": "user", "content": [result]}) is True
+
+
+# --- end to end: the bytes the real SDK sends ---
+
+
+def test_fingerprints_of_sdk_objects_equal_the_body_the_sdk_sends() -> None:
+    anthropic = pytest.importorskip("anthropic")
+    import http.server
+    import threading
+
+    bodies: list[dict[str, Any]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            reply = json.dumps(
+                {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": MODEL,
+                    "content": [{"type": "text", "text": "ok"}],
+                    "stop_reason": "end_turn",
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 1, "output_tokens": 1},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = anthropic.Anthropic(base_url=f"http://127.0.0.1:{server.server_port}", api_key="k", max_retries=0)
+        types = anthropic.types
+        kwargs: dict[str, Any] = {
+            "model": "claude-opus-4-5",  # not deprecated: the SDK warns about Sonnet 4.5
+            "max_tokens": 10,
+            "tools": [tool("search")],
+            "system": [{"type": "text", "text": "Be brief, café ☕.", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": "Weather in Zürich?"},
+                {
+                    "role": "assistant",
+                    "content": [
+                        types.TextBlock(type="text", text="Checking.", citations=None),
+                        types.ToolUseBlock(
+                            type="tool_use", id="toolu_1", name="search", input={"q": "Zürich", "n": 1.0}
+                        ),
+                    ],
+                },
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "12 °C"}]},
+            ],
+            "tool_choice": {"type": "auto"},
+        }
+        first = client.messages.create(**kwargs)
+        # `to_param()`: a response Message itself would also carry its id, usage and stop fields (see
+        # test_a_chain_accepts_response_messages for how a bare Message is taken).
+        kwargs["messages"] += [first.to_param(), {"role": "user", "content": "Thanks"}]
+        client.messages.create(**kwargs)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(bodies) == 2
+    sent = bodies[1]
+    assert digests(kwargs) == digests(sent)
+    assert prefix_blocks(kwargs) == prefix_blocks(sent)
+
+
+def test_threads_appending_with_a_slow_tokenizer_do_not_deadlock() -> None:
+    import threading
+    import time
+
+    def slow(block: dict[str, Any]) -> int:
+        time.sleep(0.002)  # releases the GIL, as an HTTP call to count_tokens would
+        return 5
+
+    chain = PrefixChain(request(), tokenizer=slow)
+    threads = [
+        threading.Thread(target=lambda: [chain.append({"role": "user", "content": "x"}) for _ in range(10)])
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not any(t.is_alive() for t in threads)
+    assert len(chain) == 7 + 40 and chain.tokens == 5 * 47
+    assert [b.path for b in chain.blocks][-1] == "messages[42].content[0]"
