@@ -192,7 +192,12 @@ def test_warnings() -> None:
     }
     p = plan(small, tokenizer=tok)
     assert p.breakpoints == ()
-    assert any(w.startswith("marker below minimum: the existing marker at system[0]") for w in p.warnings)
+    assert any(
+        w.startswith("marker below minimum: the existing marker (at system[0]) caches nothing") for w in p.warnings
+    )
+    small["cache_control"] = FIVE
+    p = plan(small, tokenizer=tok)
+    assert any(w.startswith("marker below minimum: the top-level cache_control (on messages[0]") for w in p.warnings)
     assert any("below the model's minimum" in w or "under the model's minimum" in w for w in p.warnings)
     # Volatile content before a breakpoint.
     dated = four_layers()
@@ -289,6 +294,17 @@ def test_plan_is_exported_and_cli_prints_a_table(tmp_path: Path, capsys: pytest.
     assert main(["plan", str(path), "--model", "claude-opus-4-5"]) == 0
     assert "minimum 4,096" in capsys.readouterr().out
     assert main(["plan", str(tmp_path / "missing.json")]) == 2
+    # --reuse: the context changes hourly, the query every request (estimated tokens: real text).
+    long = four_layers()
+    long["messages"][0]["content"][0]["text"] = words(3000, "context")
+    path.write_text(json.dumps(long))
+    args = ["plan", str(path), "--reuse", "messages[-1].content[0]=hourly", "--reuse", "system=0.5", "--apply"]
+    assert main(args) == 0
+    applied = json.loads(capsys.readouterr().out)
+    assert "cache_control" in applied["messages"][0]["content"][0]
+    assert main(["plan", str(path), "--reuse", "system"]) == 2
+    assert main(["plan", str(path), "--reuse", "system=weekly"]) == 2
+    assert "one of 'never', 'daily', 'hourly', 'per-request'" in capsys.readouterr().err
 
 
 # --- invariants: the plan's cold and warm costs are what the simulator bills ------------------------

@@ -42,6 +42,7 @@ class Plan:
     minimum: int
     rate: float
     units: str
+    tokenizer: str = ""
     blocks: tuple[dict[str, Any], ...] = field(repr=False, default=())
     breakpoint_details: tuple[dict[str, Any], ...] = field(repr=False, default=())
 
@@ -105,7 +106,10 @@ class Plan:
         unit = "USD" if self.units == "usd" else "input-token units"
         fmt = "{:,.6f}" if self.units == "usd" else "{:,.1f}"
         lines.append("")
-        lines.append(f"model {self.model} (minimum {self.minimum:,} tokens), rate {self.rate:g} requests/s")
+        lines.append(
+            f"model {self.model} (minimum {self.minimum:,} tokens), rate {self.rate:g} requests/s, "
+            f"tokens by {self.tokenizer or 'estimate'}"
+        )
         for name in ("cold", "warm", "expected", "uncached"):
             lines.append(f"{name + ' cost':<15} {fmt.format(getattr(self, name + '_cost'))} {unit}")
         lines.extend(f"warning: {w}" for w in self.warnings)
@@ -168,6 +172,7 @@ def _build(request: Mapping[str, Any], raw: dict[str, Any]) -> Plan:
         minimum=raw["minimum"],
         rate=raw["rate"],
         units=raw["units"],
+        tokenizer=raw["tokenizer"],
         blocks=tuple(raw["blocks"]),
         breakpoint_details=tuple(planned),
     )
