@@ -303,7 +303,11 @@ pub fn _plan<'py>(
     let cum = cumulative(&rb.blocks);
     for (b, &c) in rb.blocks.iter().zip(&cum) {
         if b.breakpoint.is_some() && c < minimum {
-            let which = if b.automatic { "top-level cache_control (on" } else { "existing marker (at" };
+            let which = if b.automatic {
+                "top-level cache_control (on"
+            } else {
+                "existing marker (at"
+            };
             warnings.push(format!(
                 "marker below minimum: the {which} {}) caches nothing: its prefix is {} tokens, {model} \
                  caches from {}; apply() removes it",

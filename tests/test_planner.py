@@ -185,7 +185,7 @@ def test_string_system_becomes_a_block_when_marked() -> None:
 
 def test_warnings() -> None:
     # Below the minimum: nothing to place, and an existing marker that caches nothing is named.
-    small = {
+    small: dict[str, Any] = {
         "model": "claude-opus-4-5",
         "system": [{"type": "text", "text": words(3000, "s"), "cache_control": FIVE}],
         "messages": [{"role": "user", "content": "q"}],
