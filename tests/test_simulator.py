@@ -208,6 +208,12 @@ def test_top_level_cache_control() -> None:
     clock.now += 1
     s.submit(req)
     assert len(s.explain()) == 4
+    # Over an explicit marker of another TTL it is the API's 400.
+    mixed = conversation(6, tokens=300)
+    mixed["messages"][0]["content"][5]["cache_control"] = FIVE
+    mixed["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
+    with pytest.raises(PromptCacheError, match="ttl"):
+        s.submit(mixed)
     # Elsewhere it is a 5th marker.
     req["messages"][0]["content"][5].pop("cache_control")
     req["messages"][0]["content"][1]["cache_control"] = FIVE
