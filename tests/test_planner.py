@@ -302,6 +302,15 @@ def test_plan_is_exported_and_cli_prints_a_table(tmp_path: Path, capsys: pytest.
     assert main(args) == 0
     applied = json.loads(capsys.readouterr().out)
     assert "cache_control" in applied["messages"][0]["content"][0]
+    stable_context = ["--reuse", "messages[-1].content[0]=1.0"]
+    assert main(["plan", str(path), "--json", "--check", *stable_context]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["breakpoints"] == [["messages", 1, "5m"]] and data["warnings"] == []
+    dated = copy.deepcopy(long)
+    dated["messages"][0]["content"][0]["text"] += " 2026-11-21"
+    path.write_text(json.dumps(dated))
+    assert main(["plan", str(path), "--check", *stable_context]) == 1
+    assert "volatile content before a breakpoint" in capsys.readouterr().out
     assert main(["plan", str(path), "--reuse", "system"]) == 2
     assert main(["plan", str(path), "--reuse", "system=weekly"]) == 2
     assert "one of 'never', 'daily', 'hourly', 'per-request'" in capsys.readouterr().err

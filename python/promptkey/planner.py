@@ -90,6 +90,24 @@ class Plan:
             ),
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (what `promptkey plan --json` prints)."""
+        return {
+            "model": self.model,
+            "minimum": self.minimum,
+            "rate": self.rate,
+            "units": self.units,
+            "tokenizer": self.tokenizer,
+            "breakpoints": [list(bp) for bp in self.breakpoints],
+            "breakpoint_details": [dict(bp) for bp in self.breakpoint_details],
+            "expected_cost": self.expected_cost,
+            "cold_cost": self.cold_cost,
+            "warm_cost": self.warm_cost,
+            "uncached_cost": self.uncached_cost,
+            "warnings": list(self.warnings),
+            "blocks": [dict(b) for b in self.blocks],
+        }
+
     def table(self) -> str:
         """A plain-text table: blocks, tokens, reuse, breakpoints, then costs and warnings."""
         marks = {bp["index"]: bp for bp in self.breakpoint_details}

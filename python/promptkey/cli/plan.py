@@ -29,7 +29,10 @@ def add_parser(subparsers: Any) -> None:
         help="how often a section or block changes: never, daily, hourly, per-request or a probability "
         "(e.g. --reuse system=daily --reuse messages[-1].content[0]=hourly); repeatable",
     )
-    p.add_argument("--apply", action="store_true", help="print the request with the planned markers instead")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--apply", action="store_true", help="print the request with the planned markers instead")
+    out.add_argument("--json", action="store_true", help="print the plan as JSON instead of a table")
+    p.add_argument("--check", action="store_true", help="exit 1 when the plan has warnings (for CI)")
     p.set_defaults(func=run)
 
 
@@ -57,10 +60,12 @@ def run(args: argparse.Namespace) -> int:
         result = plan(request, model=args.model, ttl=args.ttl, rate=args.rate, reuse=reuse or None)
         if args.apply:
             print(json.dumps(result.apply(request), ensure_ascii=False, indent=2))
+        elif args.json:
+            print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         else:
             print(result.table())
     except PromptKeyError as exc:
         where = f" at {exc.path}" if getattr(exc, "path", None) else ""
         print(f"promptkey plan: {exc}{where}", file=sys.stderr)
         return 2
-    return 0
+    return 1 if args.check and result.warnings else 0
