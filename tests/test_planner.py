@@ -395,3 +395,37 @@ def test_volatile_scanner_matches_the_regex(text: str) -> None:
     expected = (_KINDS[m.lastgroup or ""], m.start(), m.group(0)) if m else None
     found = promptkey._core._volatile(text, "p")
     assert (found[1:] if found else None) == expected
+
+
+# --- end to end: one plan, re-applied to every turn of a conversation -------------------------------
+
+
+def agent_conversation(turns: int, parts: int) -> dict[str, Any]:
+    """A system prompt, then `turns` exchanges whose assistant answers have `parts` text blocks each."""
+    messages: list[dict[str, Any]] = []
+    for t in range(turns):
+        messages.append({"role": "user", "content": [{"type": "text", "text": sized(50, f"question{t}")}]})
+        answer = [{"type": "text", "text": sized(40, f"answer{t}.{i}")} for i in range(parts)]
+        messages.append({"role": "assistant", "content": answer})
+    messages.append({"role": "user", "content": [{"type": "text", "text": sized(50, f"question{turns}")}]})
+    return {
+        "model": "claude-sonnet-4-5",
+        "system": [{"type": "text", "text": sized(2000, "sys")}],
+        "messages": messages,
+    }
+
+
+@pytest.mark.parametrize("parts", [3, 30])
+def test_a_plan_keeps_a_growing_conversation_cached(parts: int) -> None:
+    p = plan(agent_conversation(2, parts), tokenizer=tok)
+    if parts > 19:  # a turn longer than the lookback: a breakpoint where the previous turn's was
+        assert any(w.startswith("lookback gap") for w in p.warnings)
+    sim = PromptCacheSimulator(tokenizer=tok)
+    for turn in range(2, 8):
+        req = p.apply(agent_conversation(turn, parts))
+        usage = sim.submit(req, now=10.0 * turn)
+        if turn > 2:
+            # Everything but the newest exchange is read: the previous request's prefix.
+            new_tokens = 50 + 40 * parts + 50
+            total = 2000 + turn * (50 + 40 * parts) + 50
+            assert usage["cache_read_input_tokens"] == total - new_tokens, (turn, sim.explain())
