@@ -399,6 +399,8 @@ KEEP_TOOLS_AND_SYSTEM = (["tools[1]", "system[0]", "system[0]"], 1800)
         ({"thinking": {"type": "enabled", "budget_tokens": 2000}}, KEEP_TOOLS_AND_SYSTEM),
         ("tool", ([None, None, None], 0)),
         ("web_search", (["tools[1]", "tools[1]", "tools[1]"], 1200)),
+        ({"speed": "fast"}, (["tools[1]", "tools[1]", "tools[1]"], 1200)),
+        ("image", KEEP_TOOLS_AND_SYSTEM),
     ],
 )
 def test_invalidation_table(change: Any, expected: tuple[list[str | None], int]) -> None:
@@ -407,6 +409,10 @@ def test_invalidation_table(change: Any, expected: tuple[list[str | None], int])
     after = copy.deepcopy(before)
     if change == "tool":
         after["tools"][0]["description"] += " (v2)"
+    elif change == "image":
+        # After every breakpoint: only the "images anywhere" context can invalidate the messages.
+        image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+        after["messages"][0]["content"].append(image)
     elif change == "web_search":
         after["tools"].append({"type": "web_search_20250305", "name": "web_search"})
     else:
