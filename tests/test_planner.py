@@ -175,6 +175,31 @@ def test_apply_replaces_markers_and_never_mutates() -> None:
         p.apply({"model": "m", "messages": []})
 
 
+def test_sdk_blocks_passed_back_can_take_a_marker() -> None:
+    from anthropic.types import TextBlock
+
+    answer = TextBlock(type="text", text=words(1500, "answer"), citations=None)
+    req = {
+        "model": "claude-sonnet-4-5",
+        "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": [answer]},
+            {"role": "user", "content": "next"},
+        ],
+    }
+    p = plan(req, tokenizer=tok)
+    assert p.breakpoints == (("messages", 1, "5m"),)
+    out = p.apply(req)
+    assert out["messages"][1]["content"][0] == {
+        "type": "text",
+        "text": words(1500, "answer"),
+        "citations": None,
+        "cache_control": FIVE,
+    }
+    assert req["messages"][1]["content"][0] is answer  # the input is untouched
+    PromptCacheSimulator(tokenizer=tok).submit(out)
+
+
 def test_string_system_becomes_a_block_when_marked() -> None:
     req = {"model": "claude-sonnet-4-5", "system": words(2000, "s"), "messages": [{"role": "user", "content": "q"}]}
     p = plan(req, tokenizer=tok)

@@ -219,6 +219,19 @@ def _anchor(request: Mapping[str, Any], section: str, path: str) -> int:
     return int(m.group(2))
 
 
+def _as_dict(block: Any) -> dict[str, Any]:
+    """A block that can take a marker: dicts as they are (already copied), the SDK's pydantic blocks (a
+    response's `content` passed back) as the dict the SDK would send."""
+    if isinstance(block, dict):
+        return block
+    if isinstance(block, Mapping):
+        return dict(block)
+    dump = getattr(block, "model_dump", None)
+    if callable(dump):
+        return dict(dump(mode="json", exclude_unset=True))
+    raise InvalidOptionError(f"cannot place a breakpoint on a {type(block).__name__}", None)
+
+
 def _strip(block: Any) -> Any:
     if not isinstance(block, Mapping):
         return block
@@ -238,7 +251,7 @@ def _strip_markers(request: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("messages"), list | tuple):
         messages = []
         for message in out["messages"]:
-            message = dict(message)
+            message = _as_dict(message) if not isinstance(message, Mapping) else dict(message)
             if isinstance(message.get("content"), list | tuple):
                 message["content"] = [_strip(b) for b in message["content"]]
             messages.append(message)
@@ -255,6 +268,7 @@ def _resolve(request: dict[str, Any], section: str, anchor: int) -> dict[str, An
         if not isinstance(items, list) or not 0 <= anchor < len(items):
             size = len(items) if isinstance(items, list) else 0
             raise InvalidOptionError(f"the plan's {section}[{anchor}] does not exist in this request ({size})", section)
+        items[anchor] = _as_dict(items[anchor])
         return items[anchor]  # type: ignore[no-any-return]
     flat = _message_blocks(request)
     position = len(flat) - 1 - anchor
@@ -267,6 +281,7 @@ def _resolve(request: dict[str, Any], section: str, anchor: int) -> dict[str, An
     message = request["messages"][i]
     if isinstance(message["content"], str):
         message["content"] = [{"type": "text", "text": message["content"]}]
+    message["content"][j] = _as_dict(message["content"][j])
     return message["content"][j]  # type: ignore[no-any-return]
 
 
