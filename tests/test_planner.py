@@ -179,7 +179,7 @@ def test_sdk_blocks_passed_back_can_take_a_marker() -> None:
     from anthropic.types import TextBlock
 
     answer = TextBlock(type="text", text=words(1500, "answer"), citations=None)
-    req = {
+    req: dict[str, Any] = {
         "model": "claude-sonnet-4-5",
         "messages": [
             {"role": "user", "content": "q"},
