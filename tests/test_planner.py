@@ -197,6 +197,9 @@ def test_sdk_blocks_passed_back_can_take_a_marker() -> None:
         "cache_control": FIVE,
     }
     assert req["messages"][1]["content"][0] is answer  # the input is untouched
+    dated = TextBlock(type="text", text="As of 2026-11-21: " + words(1500, "answer"), citations=None)
+    req["messages"][1]["content"] = [dated]
+    assert any("messages[1].content[0] contains a date" in w for w in plan(req, tokenizer=tok).warnings)
     PromptCacheSimulator(tokenizer=tok).submit(out)
 
 

@@ -307,7 +307,10 @@ def _volatile_warnings(
     for b in blocks[: last + 1]:
         if b["reuse_5m"] == 0.0 and b["reuse_1h"] == 0.0:
             continue  # declared new every request: no breakpoint relies on it
-        found = _core._volatile(_lookup(request, b["path"]), b["path"])
+        obj = _lookup(request, b["path"])
+        if not isinstance(obj, str | Mapping) and callable(getattr(obj, "model_dump", None)):
+            obj = _as_dict(obj)
+        found = _core._volatile(obj, b["path"])
         if found:
             where, what, offset, value = found
             out.append(
