@@ -401,6 +401,77 @@ fn content_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prefix::{Parsed, RawBlock};
+
+    fn chain(tools: &[&str], texts: &[&str], settings: Settings) -> Chain {
+        let mut blocks: Vec<RawBlock> = tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| RawBlock {
+                section: Section::Tools,
+                path: format!("tools[{i}]"),
+                kind: "tool".into(),
+                fingerprint: format!("{{\"name\":\"{t}\"}}").into_bytes(),
+                tokens: 100,
+                cacheable: true,
+                ..RawBlock::default()
+            })
+            .collect();
+        blocks.extend(texts.iter().enumerate().map(|(i, t)| RawBlock {
+            section: Section::Messages,
+            path: format!("messages[{i}].content[0]"),
+            kind: "text".into(),
+            header: b"{\"role\":\"user\"}".to_vec(),
+            fingerprint: format!("{{\"type\":\"text\",\"text\":\"{t}\"}}").into_bytes(),
+            text: Some((*t).to_owned()),
+            tokens: 10,
+            cacheable: true,
+            ..RawBlock::default()
+        }));
+        let parsed = Parsed {
+            model: "claude-sonnet-4-5".into(),
+            settings,
+            blocks,
+            ..Parsed::default()
+        };
+        Chain::new(parsed, b"", true)
+    }
+
+    fn change(a: &Chain, b: &Chain) -> Option<(usize, Change, u64, u64)> {
+        diff(a, b).map(|d| (d.index, d.change, d.tokens_kept, d.tokens_lost))
+    }
+
+    #[test]
+    fn content_changes_are_classified() {
+        let base = chain(&["a", "b", "c"], &["x", "y"], Settings::default());
+        let same = chain(&["a", "b", "c"], &["x", "y", "z"], Settings::default());
+        assert_eq!(change(&base, &base), None);
+        assert_eq!(change(&base, &same), None, "appending is not a divergence");
+        let edited = chain(&["a", "b", "c"], &["x", "Y"], Settings::default());
+        assert_eq!(change(&base, &edited), Some((4, Change::Modified, 310, 10)));
+        let inserted = chain(&["a", "n", "b", "c"], &["x", "y"], Settings::default());
+        assert_eq!(change(&base, &inserted), Some((1, Change::Inserted, 100, 220)));
+        let removed = chain(&["a", "c"], &["x", "y"], Settings::default());
+        assert_eq!(change(&base, &removed), Some((1, Change::Removed, 100, 220)));
+        let reordered = chain(&["b", "a", "c"], &["x", "y"], Settings::default());
+        assert_eq!(change(&base, &reordered), Some((0, Change::Reordered, 0, 320)));
+        let truncated = chain(&["a", "b", "c"], &["x"], Settings::default());
+        assert_eq!(change(&base, &truncated), Some((4, Change::Removed, 310, 10)));
+    }
+
+    #[test]
+    fn context_wins_ties_and_the_earliest_block_wins() {
+        let base = chain(&["a"], &["x", "y"], Settings::default());
+        let any = Settings {
+            tool_choice: Some(b"{\"type\":\"any\"}".to_vec()),
+            ..Settings::default()
+        };
+        let d = diff(&base, &chain(&["a"], &["X", "y"], any.clone())).unwrap();
+        assert_eq!((d.index, d.change, d.offset), (1, Change::ToolChoice, None));
+        assert_eq!((d.before.as_str(), d.after.as_str()), ("absent", "{\"type\":\"any\"}"));
+        let d = diff(&base, &chain(&["b"], &["x", "y"], any)).unwrap();
+        assert_eq!((d.index, d.change), (0, Change::Modified));
+    }
 
     #[test]
     fn text_changes_widen_to_the_word() {

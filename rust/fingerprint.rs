@@ -6,11 +6,15 @@
 /// Appends `s` as a JSON string literal, escaping exactly what `json.dumps(ensure_ascii=False)` escapes:
 /// `"` `\` and the C0 controls (`\b \t \n \f \r` by name, the rest as lowercase `\u00xx`).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    write_bytes(out, s.as_bytes());
+}
+
+/// `write_str` for text already known to be UTF-8 (`CPython`'s own view of a str).
+pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     // Slack beyond the quotes: the closing `}` or `]` after a long text must not regrow (and copy) it.
-    out.reserve(s.len() + 32);
+    out.reserve(bytes.len() + 32);
     out.push(b'"');
-    let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
     loop {

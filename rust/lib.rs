@@ -16,6 +16,7 @@ pub mod py_fingerprint;
 pub mod py_keys;
 pub mod py_planner;
 pub mod py_prefix;
+pub mod py_prefix_walk;
 pub mod py_request;
 pub mod py_simulator;
 pub mod py_walk;

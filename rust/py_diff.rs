@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 
 use crate::diff::{diff as diff_chains, Divergence};
 use crate::prefix::Chain;
-use crate::py_prefix::parse_request_with;
+use crate::py_prefix::{chain_of, parse_request_with};
 
 #[pyclass(name = "Divergence", module = "promptkey", frozen, eq)]
 #[derive(Clone, PartialEq)]
@@ -79,7 +79,7 @@ fn chain(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>, side:
             let _ = exc.setattr("side", side);
         }
     })?;
-    Ok(Chain::new(parsed, b"", true))
+    Ok(chain_of(request.py(), parsed, true))
 }
 
 #[pyfunction]

@@ -12,7 +12,7 @@ use crate::blocks::{Block, RequestBlocks};
 use crate::errors::Error;
 use crate::models::TokenizerFamily;
 use crate::prefix::{self, Chain, Parsed, RawBlock};
-use crate::py_fingerprint::Walker;
+use crate::py_prefix_walk::Walker;
 use crate::tokens;
 
 /// How block tokens are counted: the per-family estimate, or a Python callable `tokenizer(block) -> int`.
@@ -35,7 +35,8 @@ impl Tokenizer {
                 tokens::label(family)
             );
             let message = CString::new(message).unwrap_or_default();
-            PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 2)?;
+            // Stack level 1: the Python line that called into promptkey (native calls have no frame).
+            PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 1)?;
         }
         Ok(Tokenizer::Estimate(family))
     }
@@ -119,11 +120,26 @@ pub fn parse_request_with(
     Ok((parsed, tok))
 }
 
+/// Requests whose fingerprints total at least this many bytes are hashed with the GIL released, so other
+/// Python threads run meanwhile; below it the release costs more than it returns (the same threshold
+/// `make_key` measured for its strings, docs/keys.md).
+const DETACH_AT: usize = 64 * 1024;
+
+/// `Chain::new`, with the GIL released for large requests (the chain is pure Rust data by then).
+pub fn chain_of(py: Python<'_>, parsed: Parsed, fingerprint_digests: bool) -> Chain {
+    let bytes: usize = parsed.blocks.iter().map(|b| b.fingerprint.len()).sum();
+    if bytes >= DETACH_AT {
+        py.detach(|| Chain::new(parsed, b"", fingerprint_digests))
+    } else {
+        Chain::new(parsed, b"", fingerprint_digests)
+    }
+}
+
 /// The blocks of a request for the simulator and planner: chained digests, un-chained fingerprint
 /// digests, tokens, resolved breakpoints and the markers `prefix::validate_breakpoints` checks.
 pub fn request_blocks(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<RequestBlocks> {
     let (parsed, _) = parse_request(request, tokenizer)?;
-    Ok(Chain::new(parsed, b"", true).request_blocks())
+    Ok(chain_of(request.py(), parsed, true).request_blocks())
 }
 
 #[pyclass(name = "Block", module = "promptkey", frozen, eq)]
@@ -211,7 +227,7 @@ fn wrap(blocks: &[Block], tokenizer: &str) -> Vec<PyBlock> {
 #[pyo3(signature = (request, /, *, tokenizer=None))]
 fn prefix_blocks(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<PyBlock>> {
     let (parsed, _) = parse_request(request, tokenizer)?;
-    let chain = Chain::new(parsed, b"", false);
+    let chain = chain_of(request.py(), parsed, false);
     let tokenizer: Arc<str> = Arc::from(chain.tokenizer.as_str());
     Ok(chain
         .blocks
@@ -247,7 +263,7 @@ impl PyPrefixChain {
     fn new(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let (parsed, tok) = parse_request(request, tokenizer)?;
         let messages = parsed.messages;
-        let mut chain = Chain::new(parsed, b"", false);
+        let mut chain = chain_of(request.py(), parsed, false);
         // Headroom: a conversation grows, and a full Vec would copy its history on the next append.
         chain.reserve(64 + chain.blocks.len() / 2);
         Ok(PyPrefixChain {

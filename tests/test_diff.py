@@ -219,7 +219,7 @@ def test_bad_input_raises_with_a_path() -> None:
 turn = st.fixed_dictionaries(
     {
         "role": st.sampled_from(["user", "assistant"]),
-        "content": st.text(min_size=1, max_size=30, alphabet=st.characters(exclude_categories=("Cs",))),
+        "content": st.text(min_size=1, max_size=30, alphabet=st.characters(exclude_categories=["Cs"])),
     }
 )
 

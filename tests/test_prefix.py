@@ -99,7 +99,7 @@ json_leaf = (
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(alphabet=st.characters(exclude_categories=("Cs",)))
+    | st.text(alphabet=st.characters(exclude_categories=["Cs"]))
 )
 json_value = st.recursive(
     json_leaf,
@@ -109,7 +109,7 @@ json_value = st.recursive(
 
 
 @settings(max_examples=150, deadline=None)
-@given(tool_input=json_value, text=st.text(alphabet=st.characters(exclude_categories=("Cs",))))
+@given(tool_input=json_value, text=st.text(alphabet=st.characters(exclude_categories=["Cs"])))
 def test_digests_match_a_reference_implementation_byte_for_byte(tool_input: Any, text: str) -> None:
     # Floats as Python's repr writes them (1.0, 1e-07, 1e+16), raw non-ASCII, escapes as json.dumps.
     req = {
@@ -342,7 +342,7 @@ def test_top_level_marker_over_a_same_ttl_marker_is_a_no_op() -> None:
 
 
 def marked(n: int, ttls: list[str]) -> dict[str, Any]:
-    content = [{"type": "text", "text": f"block {i}"} for i in range(n)]
+    content: list[dict[str, Any]] = [{"type": "text", "text": f"block {i}"} for i in range(n)]
     for i, ttl in enumerate(ttls):
         if ttl:
             content[i]["cache_control"] = {"type": "ephemeral", "ttl": ttl}
@@ -514,7 +514,7 @@ message_strategy = st.builds(
         "content": parts[0] if len(parts) == 1 and parts[0] else [{"type": "text", "text": p} for p in parts],
     },
     st.sampled_from(["user", "assistant"]),
-    st.lists(st.text(max_size=20, alphabet=st.characters(exclude_categories=("Cs",))), min_size=1, max_size=3),
+    st.lists(st.text(max_size=20, alphabet=st.characters(exclude_categories=["Cs"])), min_size=1, max_size=3),
 )
 
 
@@ -594,3 +594,118 @@ def test_a_bad_appended_message_names_its_index() -> None:
         chain.append({"role": "user", "content": [{"type": "text", "text": "x", "n": math.nan}]})
     assert err.value.path == "messages[3].content[0].n"
     assert len(chain) == 7  # unchanged
+
+
+def test_nested_and_server_tool_markers_count_with_their_own_locations() -> None:
+    req = request()
+    req["tools"].append({"type": "web_search_20250305", "name": "web_search", "cache_control": {"type": "ephemeral"}})
+    req["messages"].append(
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "search", "input": {"q": "x"}}]}
+    )
+    req["messages"].append(
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t1",
+                    "content": [
+                        {"type": "text", "text": "a", "cache_control": {"type": "ephemeral"}},
+                        {"type": "text", "text": "b", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+                    ],
+                }
+            ],
+        }
+    )
+    blocks = prefix_blocks(req)
+    # The server tool is not a block: its marker caches up to the tool before it.
+    assert [b.path for b in blocks[:2]] == ["tools[0]", "tools[1]"] and blocks[1].breakpoint == "5m"
+    assert blocks[-1].kind == "tool_result" and blocks[-1].breakpoint == "1h"
+    with pytest.raises(PromptCacheError, match=r"^messages\.4\.content\.0\.content\.1\.cache_control\.ttl: a ttl='1h'"):
+        _validate_breakpoints(req)
+    req["system"][0]["cache_control"] = {"type": "ephemeral"}
+    req["system"][1]["cache_control"] = {"type": "ephemeral"}
+    with pytest.raises(PromptCacheError, match="Found 5"):
+        _validate_breakpoints(req)
+
+
+def test_a_marker_on_a_thinking_block_is_rejected() -> None:
+    req = request()
+    req["messages"].append(
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "hm", "signature": "s", "cache_control": {"type": "ephemeral"}}
+            ],
+        }
+    )
+    assert prefix_blocks(req)[-1].cacheable is False
+    with pytest.raises(PromptCacheError, match=r"^messages\.3\.content\.0: cache_control cannot be set for thinking"):
+        _validate_breakpoints(req)
+
+
+def test_block_repr_names_the_block() -> None:
+    block = prefix_blocks(request())[2]
+    assert repr(block).startswith("Block(index=2, path='system[0]', kind='text', tokens=")
+    chain = PrefixChain(request())
+    assert repr(chain).startswith(f"PrefixChain(model='{MODEL}', blocks=7, digest='")
+
+
+IMAGE = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+CITED = {
+    "type": "document",
+    "source": {"type": "text", "media_type": "text/plain", "data": "d"},
+    "citations": {"enabled": True},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["text", "image", "cited", "thinking"]), min_size=1, max_size=8))
+def test_a_chain_recomputes_exactly_when_a_whole_prompt_flag_flips(kinds: list[str]) -> None:
+    chain = PrefixChain(request(messages=[]))
+    messages: list[dict[str, Any]] = []
+    images = citations = False
+    for i, kind in enumerate(kinds):
+        choices: dict[str, dict[str, Any]] = {
+            "text": {"type": "text", "text": f"turn {i}"},
+            "image": IMAGE,
+            "cited": CITED,
+            "thinking": {"type": "thinking", "thinking": "hm", "signature": "s"},
+        }
+        block = choices[kind]
+        message = {"role": "assistant" if kind == "thinking" else "user", "content": [block]}
+        flips = (kind == "image" and not images) or (kind == "cited" and not citations)
+        images, citations = images or kind == "image", citations or kind == "cited"
+        assert chain.append(message) is flips
+        messages.append(message)
+    assert chain.blocks == prefix_blocks(request(messages=messages))
+
+
+def test_any_mapping_is_an_object() -> None:
+    from collections import OrderedDict
+    from types import MappingProxyType
+
+    req = request()
+    assert digests(MappingProxyType(req)) == digests(req)  # type: ignore[arg-type]
+    assert digests(OrderedDict(req)) == digests(req)
+    nested = request()
+    nested["messages"][1]["content"] = [MappingProxyType({"type": "text", "text": "Let me look."})]
+    assert digests(nested) == digests(request())
+
+
+def test_an_unknown_model_warns_at_the_callers_line() -> None:
+    with pytest.warns(UserWarning) as record:
+        prefix_blocks(request(model="gpt-5"))
+    assert record[0].filename == __file__
+
+
+def test_search_results_with_citations_toggle_citations_too() -> None:
+    result = {
+        "type": "search_result",
+        "source": "https://example.com",
+        "title": "t",
+        "content": [{"type": "text", "text": "x"}],
+        "citations": {"enabled": True},
+    }
+    chain = PrefixChain(request())
+    assert chain.append({"role": "user", "content": [result]}) is True

@@ -37,7 +37,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _row(block: Block, status: str, label: str | None = None) -> str:
-    bp = block.breakpoint or ""
+    bp: str = block.breakpoint or ""
     if block.automatic:
         bp += " (top-level)"
     label = str(block.index) if label is None else label
