@@ -303,9 +303,14 @@ pub fn _plan<'py>(
     let cum = cumulative(&rb.blocks);
     for (b, &c) in rb.blocks.iter().zip(&cum) {
         if b.breakpoint.is_some() && c < minimum {
+            let which = if b.automatic {
+                "top-level cache_control (on"
+            } else {
+                "existing marker (at"
+            };
             warnings.push(format!(
-                "marker below minimum: the existing marker at {} caches nothing (its prefix is {} tokens, {model} \
-                 caches from {}); apply() removes it",
+                "marker below minimum: the {which} {}) caches nothing: its prefix is {} tokens, {model} \
+                 caches from {}; apply() removes it",
                 b.path,
                 thousands(c),
                 thousands(minimum)
@@ -319,6 +324,7 @@ pub fn _plan<'py>(
     out.set_item("minimum", minimum)?;
     out.set_item("rate", rate)?;
     out.set_item("units", units)?;
+    out.set_item("tokenizer", &rb.tokenizer)?;
     let bps = PyList::empty(py);
     for bp in &outcome.breakpoints {
         let b = &rb.blocks[bp.index];

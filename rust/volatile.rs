@@ -40,6 +40,9 @@ fn two(s: &[u8], at: usize) -> u8 {
 
 /// `8-4-4-4-12` hex digits.
 fn uuid(s: &[u8], i: usize) -> Option<usize> {
+    if !byte(s, i + 8, b'-') {
+        return None;
+    }
     let groups = [8, 4, 4, 4, 12];
     let mut at = i;
     for (g, n) in groups.iter().enumerate() {
@@ -59,9 +62,9 @@ fn uuid(s: &[u8], i: usize) -> Option<usize> {
 
 /// `YYYY-MM-DD` with a plausible year (19xx, 20xx), month and day.
 fn date(s: &[u8], i: usize) -> bool {
-    digits(s, i, 4)
+    byte(s, i + 4, b'-')
+        && digits(s, i, 4)
         && (s[i..i + 2] == *b"19" || s[i..i + 2] == *b"20")
-        && byte(s, i + 4, b'-')
         && digits(s, i + 5, 2)
         && (1..=12).contains(&two(s, i + 5))
         && byte(s, i + 7, b'-')
@@ -71,8 +74,8 @@ fn date(s: &[u8], i: usize) -> bool {
 
 /// `YYYY-MM-DD[T ]HH:MM[:SS]` (any four-two-two digits, as ISO timestamps are written).
 fn timestamp(s: &[u8], i: usize) -> Option<usize> {
-    let shape = digits(s, i, 4)
-        && byte(s, i + 4, b'-')
+    let shape = byte(s, i + 4, b'-')
+        && digits(s, i, 4)
         && digits(s, i + 5, 2)
         && byte(s, i + 7, b'-')
         && digits(s, i + 8, 2)
@@ -92,9 +95,9 @@ fn timestamp(s: &[u8], i: usize) -> Option<usize> {
 
 /// `HH:MM:SS` on a 24-hour clock.
 fn time_of_day(s: &[u8], i: usize) -> bool {
-    digits(s, i, 2)
+    byte(s, i + 2, b':')
+        && digits(s, i, 2)
         && two(s, i) < 24
-        && byte(s, i + 2, b':')
         && digits(s, i + 3, 2)
         && two(s, i + 3) < 60
         && byte(s, i + 5, b':')
@@ -135,12 +138,24 @@ pub fn find(text: &str) -> Option<Found> {
     for (i, &b) in s.iter().enumerate() {
         let starts = !prev_word && b.is_ascii_alphanumeric();
         prev_word = word(b);
-        if !starts {
+        // Every pattern starts with a digit, a hex letter (uuid) or an id prefix letter: most words of
+        // prose are ruled out by their first byte.
+        if !starts || !(b.is_ascii_hexdigit() || matches!(b, b'r' | b'm' | b't' | b's')) {
             continue;
         }
         let hit = |kind: &'static str, len: usize| Some(Found { kind, start: i, len });
+        // Dispatch on the first byte: ids start with a letter, everything else with a (hex) digit.
+        if !b.is_ascii_hexdigit() {
+            if let Some(len) = id(s, i) {
+                return hit("an id", len);
+            }
+            continue;
+        }
         if let Some(len) = uuid(s, i) {
             return hit("a uuid", len);
+        }
+        if !b.is_ascii_digit() {
+            continue;
         }
         if let Some(len) = timestamp(s, i) {
             return hit("a timestamp", len);
@@ -153,9 +168,6 @@ pub fn find(text: &str) -> Option<Found> {
         }
         if let Some(len) = unix(s, i) {
             return hit("a unix timestamp", len);
-        }
-        if let Some(len) = id(s, i) {
-            return hit("an id", len);
         }
     }
     None

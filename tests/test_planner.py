@@ -175,6 +175,34 @@ def test_apply_replaces_markers_and_never_mutates() -> None:
         p.apply({"model": "m", "messages": []})
 
 
+def test_sdk_blocks_passed_back_can_take_a_marker() -> None:
+    from anthropic.types import TextBlock
+
+    answer = TextBlock(type="text", text=words(1500, "answer"), citations=None)
+    req: dict[str, Any] = {
+        "model": "claude-sonnet-4-5",
+        "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": [answer]},
+            {"role": "user", "content": "next"},
+        ],
+    }
+    p = plan(req, tokenizer=tok)
+    assert p.breakpoints == (("messages", 1, "5m"),)
+    out = p.apply(req)
+    assert out["messages"][1]["content"][0] == {
+        "type": "text",
+        "text": words(1500, "answer"),
+        "citations": None,
+        "cache_control": FIVE,
+    }
+    assert req["messages"][1]["content"][0] is answer  # the input is untouched
+    dated = TextBlock(type="text", text="As of 2026-11-21: " + words(1500, "answer"), citations=None)
+    req["messages"][1]["content"] = [dated]
+    assert any("messages[1].content[0] contains a date" in w for w in plan(req, tokenizer=tok).warnings)
+    PromptCacheSimulator(tokenizer=tok).submit(out)
+
+
 def test_string_system_becomes_a_block_when_marked() -> None:
     req = {"model": "claude-sonnet-4-5", "system": words(2000, "s"), "messages": [{"role": "user", "content": "q"}]}
     p = plan(req, tokenizer=tok)
@@ -185,14 +213,19 @@ def test_string_system_becomes_a_block_when_marked() -> None:
 
 def test_warnings() -> None:
     # Below the minimum: nothing to place, and an existing marker that caches nothing is named.
-    small = {
+    small: dict[str, Any] = {
         "model": "claude-opus-4-5",
         "system": [{"type": "text", "text": words(3000, "s"), "cache_control": FIVE}],
         "messages": [{"role": "user", "content": "q"}],
     }
     p = plan(small, tokenizer=tok)
     assert p.breakpoints == ()
-    assert any(w.startswith("marker below minimum: the existing marker at system[0]") for w in p.warnings)
+    assert any(
+        w.startswith("marker below minimum: the existing marker (at system[0]) caches nothing") for w in p.warnings
+    )
+    small["cache_control"] = FIVE
+    p = plan(small, tokenizer=tok)
+    assert any(w.startswith("marker below minimum: the top-level cache_control (on messages[0]") for w in p.warnings)
     assert any("below the model's minimum" in w or "under the model's minimum" in w for w in p.warnings)
     # Volatile content before a breakpoint.
     dated = four_layers()
@@ -289,6 +322,26 @@ def test_plan_is_exported_and_cli_prints_a_table(tmp_path: Path, capsys: pytest.
     assert main(["plan", str(path), "--model", "claude-opus-4-5"]) == 0
     assert "minimum 4,096" in capsys.readouterr().out
     assert main(["plan", str(tmp_path / "missing.json")]) == 2
+    # --reuse: the context changes hourly, the query every request (estimated tokens: real text).
+    long = four_layers()
+    long["messages"][0]["content"][0]["text"] = words(3000, "context")
+    path.write_text(json.dumps(long))
+    args = ["plan", str(path), "--reuse", "messages[-1].content[0]=hourly", "--reuse", "system=0.5", "--apply"]
+    assert main(args) == 0
+    applied = json.loads(capsys.readouterr().out)
+    assert "cache_control" in applied["messages"][0]["content"][0]
+    stable_context = ["--reuse", "messages[-1].content[0]=1.0"]
+    assert main(["plan", str(path), "--json", "--check", *stable_context]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["breakpoints"] == [["messages", 1, "5m"]] and data["warnings"] == []
+    dated = copy.deepcopy(long)
+    dated["messages"][0]["content"][0]["text"] += " 2026-11-21"
+    path.write_text(json.dumps(dated))
+    assert main(["plan", str(path), "--check", *stable_context]) == 1
+    assert "volatile content before a breakpoint" in capsys.readouterr().out
+    assert main(["plan", str(path), "--reuse", "system"]) == 2
+    assert main(["plan", str(path), "--reuse", "system=weekly"]) == 2
+    assert "one of 'never', 'daily', 'hourly', 'per-request'" in capsys.readouterr().err
 
 
 # --- invariants: the plan's cold and warm costs are what the simulator bills ------------------------
@@ -370,3 +423,37 @@ def test_volatile_scanner_matches_the_regex(text: str) -> None:
     expected = (_KINDS[m.lastgroup or ""], m.start(), m.group(0)) if m else None
     found = promptkey._core._volatile(text, "p")
     assert (found[1:] if found else None) == expected
+
+
+# --- end to end: one plan, re-applied to every turn of a conversation -------------------------------
+
+
+def agent_conversation(turns: int, parts: int) -> dict[str, Any]:
+    """A system prompt, then `turns` exchanges whose assistant answers have `parts` text blocks each."""
+    messages: list[dict[str, Any]] = []
+    for t in range(turns):
+        messages.append({"role": "user", "content": [{"type": "text", "text": sized(50, f"question{t}")}]})
+        answer = [{"type": "text", "text": sized(40, f"answer{t}.{i}")} for i in range(parts)]
+        messages.append({"role": "assistant", "content": answer})
+    messages.append({"role": "user", "content": [{"type": "text", "text": sized(50, f"question{turns}")}]})
+    return {
+        "model": "claude-sonnet-4-5",
+        "system": [{"type": "text", "text": sized(2000, "sys")}],
+        "messages": messages,
+    }
+
+
+@pytest.mark.parametrize("parts", [3, 30])
+def test_a_plan_keeps_a_growing_conversation_cached(parts: int) -> None:
+    p = plan(agent_conversation(2, parts), tokenizer=tok)
+    if parts > 19:  # a turn longer than the lookback: a breakpoint where the previous turn's was
+        assert any(w.startswith("lookback gap") for w in p.warnings)
+    sim = PromptCacheSimulator(tokenizer=tok)
+    for turn in range(2, 8):
+        req = p.apply(agent_conversation(turn, parts))
+        usage = sim.submit(req, now=10.0 * turn)
+        if turn > 2:
+            # Everything but the newest exchange is read: the previous request's prefix.
+            new_tokens = 50 + 40 * parts + 50
+            total = 2000 + turn * (50 + 40 * parts) + 50
+            assert usage["cache_read_input_tokens"] == total - new_tokens, (turn, sim.explain())

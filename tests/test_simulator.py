@@ -208,6 +208,12 @@ def test_top_level_cache_control() -> None:
     clock.now += 1
     s.submit(req)
     assert len(s.explain()) == 4
+    # Over an explicit marker of another TTL it is the API's 400.
+    mixed = conversation(6, tokens=300)
+    mixed["messages"][0]["content"][5]["cache_control"] = FIVE
+    mixed["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
+    with pytest.raises(PromptCacheError, match="ttl"):
+        s.submit(mixed)
     # Elsewhere it is a 5th marker.
     req["messages"][0]["content"][5].pop("cache_control")
     req["messages"][0]["content"][1]["cache_control"] = FIVE
@@ -393,6 +399,8 @@ KEEP_TOOLS_AND_SYSTEM = (["tools[1]", "system[0]", "system[0]"], 1800)
         ({"thinking": {"type": "enabled", "budget_tokens": 2000}}, KEEP_TOOLS_AND_SYSTEM),
         ("tool", ([None, None, None], 0)),
         ("web_search", (["tools[1]", "tools[1]", "tools[1]"], 1200)),
+        ({"speed": "fast"}, (["tools[1]", "tools[1]", "tools[1]"], 1200)),
+        ("image", KEEP_TOOLS_AND_SYSTEM),
     ],
 )
 def test_invalidation_table(change: Any, expected: tuple[list[str | None], int]) -> None:
@@ -401,6 +409,10 @@ def test_invalidation_table(change: Any, expected: tuple[list[str | None], int])
     after = copy.deepcopy(before)
     if change == "tool":
         after["tools"][0]["description"] += " (v2)"
+    elif change == "image":
+        # After every breakpoint: only the "images anywhere" context can invalidate the messages.
+        image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+        after["messages"][0]["content"].append(image)
     elif change == "web_search":
         after["tools"].append({"type": "web_search_20250305", "name": "web_search"})
     else:

@@ -42,6 +42,7 @@ class Plan:
     minimum: int
     rate: float
     units: str
+    tokenizer: str = ""
     blocks: tuple[dict[str, Any], ...] = field(repr=False, default=())
     breakpoint_details: tuple[dict[str, Any], ...] = field(repr=False, default=())
 
@@ -89,6 +90,24 @@ class Plan:
             ),
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (what `promptkey plan --json` prints)."""
+        return {
+            "model": self.model,
+            "minimum": self.minimum,
+            "rate": self.rate,
+            "units": self.units,
+            "tokenizer": self.tokenizer,
+            "breakpoints": [list(bp) for bp in self.breakpoints],
+            "breakpoint_details": [dict(bp) for bp in self.breakpoint_details],
+            "expected_cost": self.expected_cost,
+            "cold_cost": self.cold_cost,
+            "warm_cost": self.warm_cost,
+            "uncached_cost": self.uncached_cost,
+            "warnings": list(self.warnings),
+            "blocks": [dict(b) for b in self.blocks],
+        }
+
     def table(self) -> str:
         """A plain-text table: blocks, tokens, reuse, breakpoints, then costs and warnings."""
         marks = {bp["index"]: bp for bp in self.breakpoint_details}
@@ -105,7 +124,10 @@ class Plan:
         unit = "USD" if self.units == "usd" else "input-token units"
         fmt = "{:,.6f}" if self.units == "usd" else "{:,.1f}"
         lines.append("")
-        lines.append(f"model {self.model} (minimum {self.minimum:,} tokens), rate {self.rate:g} requests/s")
+        lines.append(
+            f"model {self.model} (minimum {self.minimum:,} tokens), rate {self.rate:g} requests/s, "
+            f"tokens by {self.tokenizer or 'estimate'}"
+        )
         for name in ("cold", "warm", "expected", "uncached"):
             lines.append(f"{name + ' cost':<15} {fmt.format(getattr(self, name + '_cost'))} {unit}")
         lines.extend(f"warning: {w}" for w in self.warnings)
@@ -168,6 +190,7 @@ def _build(request: Mapping[str, Any], raw: dict[str, Any]) -> Plan:
         minimum=raw["minimum"],
         rate=raw["rate"],
         units=raw["units"],
+        tokenizer=raw["tokenizer"],
         blocks=tuple(raw["blocks"]),
         breakpoint_details=tuple(planned),
     )
@@ -196,6 +219,19 @@ def _anchor(request: Mapping[str, Any], section: str, path: str) -> int:
     return int(m.group(2))
 
 
+def _as_dict(block: Any) -> dict[str, Any]:
+    """A block that can take a marker: dicts as they are (already copied), the SDK's pydantic blocks (a
+    response's `content` passed back) as the dict the SDK would send."""
+    if isinstance(block, dict):
+        return block
+    if isinstance(block, Mapping):
+        return dict(block)
+    dump = getattr(block, "model_dump", None)
+    if callable(dump):
+        return dict(dump(mode="json", exclude_unset=True))
+    raise InvalidOptionError(f"cannot place a breakpoint on a {type(block).__name__}", None)
+
+
 def _strip(block: Any) -> Any:
     if not isinstance(block, Mapping):
         return block
@@ -215,7 +251,7 @@ def _strip_markers(request: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("messages"), list | tuple):
         messages = []
         for message in out["messages"]:
-            message = dict(message)
+            message = _as_dict(message) if not isinstance(message, Mapping) else dict(message)
             if isinstance(message.get("content"), list | tuple):
                 message["content"] = [_strip(b) for b in message["content"]]
             messages.append(message)
@@ -232,6 +268,7 @@ def _resolve(request: dict[str, Any], section: str, anchor: int) -> dict[str, An
         if not isinstance(items, list) or not 0 <= anchor < len(items):
             size = len(items) if isinstance(items, list) else 0
             raise InvalidOptionError(f"the plan's {section}[{anchor}] does not exist in this request ({size})", section)
+        items[anchor] = _as_dict(items[anchor])
         return items[anchor]  # type: ignore[no-any-return]
     flat = _message_blocks(request)
     position = len(flat) - 1 - anchor
@@ -244,6 +281,7 @@ def _resolve(request: dict[str, Any], section: str, anchor: int) -> dict[str, An
     message = request["messages"][i]
     if isinstance(message["content"], str):
         message["content"] = [{"type": "text", "text": message["content"]}]
+    message["content"][j] = _as_dict(message["content"][j])
     return message["content"][j]  # type: ignore[no-any-return]
 
 
@@ -269,7 +307,10 @@ def _volatile_warnings(
     for b in blocks[: last + 1]:
         if b["reuse_5m"] == 0.0 and b["reuse_1h"] == 0.0:
             continue  # declared new every request: no breakpoint relies on it
-        found = _core._volatile(_lookup(request, b["path"]), b["path"])
+        obj = _lookup(request, b["path"])
+        if not isinstance(obj, str | Mapping) and callable(getattr(obj, "model_dump", None)):
+            obj = _as_dict(obj)
+        found = _core._volatile(obj, b["path"])
         if found:
             where, what, offset, value = found
             out.append(
