@@ -15,7 +15,7 @@ MODEL = "claude-sonnet-4-6"
 MANUAL = "Section 1. The device must be unplugged before cleaning. " * 300  # a long shared document
 
 with serve() as emu, anthropic.Anthropic(base_url=emu.base_url, api_key="demo") as client:
-    messages: list[dict[str, object]] = []
+    messages: list[anthropic.types.MessageParam] = []
     total = promptkey.Cost()
     for question in ("How do I clean it?", "Is water safe?", "Summarize the rules."):
         messages.append({"role": "user", "content": question})
@@ -26,7 +26,7 @@ with serve() as emu, anthropic.Anthropic(base_url=emu.base_url, api_key="demo") 
             cache_control={"type": "ephemeral"},  # automatic breakpoint on the last block
             messages=messages,
         )
-        messages.append({"role": "assistant", "content": reply.content[0].text})
+        messages.append({"role": "assistant", "content": "".join(b.text for b in reply.content if b.type == "text")})
         u, c = reply.usage, promptkey.cost(reply.usage, MODEL)
         total += c
         print(

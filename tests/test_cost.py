@@ -66,7 +66,7 @@ def test_cache_multipliers_per_model(model: str) -> None:
 def test_sonnet_5_5_read_price_has_a_date_range() -> None:
     before = cost({"cache_read_input_tokens": M}, "claude-sonnet-5-5", at="2026-10-06")
     after = cost({"cache_read_input_tokens": M}, "claude-sonnet-5-5", at="2026-10-07")
-    assert (before.cache_read, after.cache_read) == (pytest.approx(0.20), pytest.approx(0.10))
+    assert before.cache_read == pytest.approx(0.20) and after.cache_read == pytest.approx(0.10)
 
 
 def test_haiku_5_5_tier_counts_cache_reads_and_writes() -> None:
@@ -78,13 +78,13 @@ def test_haiku_5_5_tier_counts_cache_reads_and_writes() -> None:
 
 def test_write_without_split_is_5m_and_split_decides() -> None:
     no_split = cost({"cache_creation_input_tokens": 1000}, "claude-haiku-4-5")
-    assert (no_split.cache_write_5m, no_split.cache_write_1h) == (pytest.approx(1000 * 1.25 / M), 0.0)
+    assert no_split.cache_write_5m == pytest.approx(1000 * 1.25 / M) and no_split.cache_write_1h == 0.0
     split = {
         "cache_creation_input_tokens": 1000,
         "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1000},
     }
     with_split = cost(split, "claude-haiku-4-5")
-    assert (with_split.cache_write_5m, with_split.cache_write_1h) == (0.0, pytest.approx(1000 * 2.0 / M))
+    assert with_split.cache_write_5m == 0.0 and with_split.cache_write_1h == pytest.approx(1000 * 2.0 / M)
 
 
 def test_an_empty_split_beside_a_write_is_no_split() -> None:
@@ -129,7 +129,7 @@ def test_user_price_file_and_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyP
         )
     )
     c = cost({"input_tokens": M, "cache_read_input_tokens": M}, "acme-1", prices=str(file))
-    assert (c.input, c.cache_read) == (pytest.approx(2.0), pytest.approx(0.2))  # cache prices by multiplier
+    assert c.input == pytest.approx(2.0) and c.cache_read == pytest.approx(0.2)  # cache prices by multiplier
     assert cost({"input_tokens": M}, "claude-haiku-4-5", prices=file).input == pytest.approx(9.0)  # replaced
     assert cost({"input_tokens": M}, "claude-opus-4-5", prices=file).input == pytest.approx(5.0)  # kept
     monkeypatch.setenv("PROMPTKEY_PRICES", str(file))

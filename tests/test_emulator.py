@@ -50,11 +50,11 @@ def emu() -> Iterator[Emulator]:
         yield running
 
 
-def client(emu: Emulator, **options: Any) -> anthropic.Anthropic:
+def client(emu: Emulator, **options: Any) -> Any:  # Any: the SDK's content unions would need a narrowing per line
     return track(anthropic.Anthropic(base_url=emu.base_url, api_key=options.pop("api_key", "sk-test"), **options))
 
 
-def track(c: anthropic.Anthropic) -> anthropic.Anthropic:
+def track(c: Any) -> Any:
     _clients.append(c)
     return c
 
@@ -161,10 +161,11 @@ def test_five_breakpoints_is_the_apis_400(emu: Emulator) -> None:
         client(emu).messages.create(
             model=MODEL, max_tokens=5, system=system, messages=[{"role": "user", "content": "x"}]
         )
-    assert info.value.body["error"]["message"] == "A maximum of 4 blocks with cache_control may be provided. Found 5."
-    assert info.value.body["error"]["type"] == "invalid_request_error"
+    body: Any = info.value.body
+    assert body["error"]["message"] == "A maximum of 4 blocks with cache_control may be provided. Found 5."
+    assert body["error"]["type"] == "invalid_request_error"
     assert info.value.request_id is not None and info.value.request_id.startswith("req_")
-    assert info.value.body["request_id"] == info.value.request_id
+    assert body["request_id"] == info.value.request_id
 
 
 def test_ttl_order_is_the_apis_400(emu: Emulator) -> None:
@@ -234,7 +235,7 @@ def test_bearer_and_x_api_key_are_both_accepted_and_none_is_401(emu: Emulator) -
     assert headers["request-id"] == error["request_id"]
     with pytest.raises(anthropic.AuthenticationError):
         no_auth = track(
-            anthropic.Anthropic(base_url=emu.base_url, api_key="x", default_headers={"Authorization": anthropic.omit})
+            anthropic.Anthropic(base_url=emu.base_url, api_key="x", default_headers={"Authorization": anthropic.omit})  # type: ignore[dict-item]  # omit is how the SDK drops a header
         )
         no_auth.messages.create(**body)
 
@@ -299,7 +300,8 @@ def test_temperature_rejected_under_2026_10_21_accepted_under_2023_06_01(emu: Em
     params: dict[str, Any] = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(anthropic.BadRequestError) as info:
         client(emu).messages.create(extra_body={"temperature": 0.0}, **params)
-    assert info.value.body["error"]["message"] == "temperature: Extra inputs are not permitted"
+    body: Any = info.value.body
+    assert body["error"]["message"] == "temperature: Extra inputs are not permitted"
     old = client(emu, default_headers={"anthropic-version": "2023-06-01"})
     assert old.messages.create(extra_body={"temperature": 0.0, "top_k": 5}, **params).content[0].text == "hi"
     status, _, payload = raw(emu, "/v1/messages", params, {"x-api-key": "k", "anthropic-version": "2024-01-01"})
@@ -335,9 +337,10 @@ def test_prewarm_with_max_tokens_zero(emu: Emulator) -> None:
 
 def test_deterministic_answers(emu: Emulator) -> None:
     c = client(emu)
-    ask = lambda content, **kw: c.messages.create(
-        model=MODEL, max_tokens=50, messages=[{"role": "user", "content": content}], **kw
-    )
+
+    def ask(content: str, **kw: Any) -> Any:
+        return c.messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": content}], **kw)
+
     label = ask("Classify this review. Options: positive, negative, neutral\nReview: I hate how it broke on day one")
     assert label.content[0].text == "negative" and label.stop_reason == "end_turn"
     system_listed = c.messages.create(
