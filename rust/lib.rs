@@ -22,8 +22,8 @@ pub mod py_simulator;
 pub mod py_walk;
 pub mod simulator;
 pub mod tokens;
-pub mod volatile;
 pub mod utf8;
+pub mod volatile;
 
 use pyo3::prelude::*;
 
