@@ -44,9 +44,9 @@ def sdk(emu: Emulator) -> Iterator[anthropic.Anthropic]:
         yield client
 
 
-def _info(benchmark: Any, group: str, role: str, impl: str, batch: int = 1) -> None:
+def _info(benchmark: Any, group: str, role: str, impl: str, batch: int = 1, suite: str = "anthropic") -> None:
     benchmark.group = group
-    benchmark.extra_info.update({"suite": "anthropic", "role": role, "impl": impl, "batch": batch})
+    benchmark.extra_info.update({"suite": suite, "role": role, "impl": impl, "batch": batch})
 
 
 def test_bench_create_cached_hit(benchmark: Any, sdk: anthropic.Anthropic) -> None:
@@ -64,7 +64,7 @@ def test_bench_create_sdk_to_emulator(benchmark: Any, sdk: anthropic.Anthropic) 
 
 
 def test_bench_stream_cached_hit(benchmark: Any, sdk: anthropic.Anthropic) -> None:
-    _info(benchmark, "stream: answered", "subject", "CachedAnthropic hit (replayed)")
+    _info(benchmark, "stream: answered", "subject", "CachedAnthropic hit")
     client = CachedAnthropic(sdk, cache=promptkey.ResponseCache())
 
     def run() -> Any:
@@ -87,6 +87,6 @@ def test_bench_stream_sdk_to_emulator(benchmark: Any, sdk: anthropic.Anthropic) 
 
 def test_bench_replay_sample_trace(benchmark: Any) -> None:
     entries = read_trace(TRACE)
-    _info(benchmark, "replay sample trace (per request, 5 strategies)", "subject", "replay", batch=len(entries))
+    _info(benchmark, "sample trace, per request", "subject", "replay, 5 strategies", batch=len(entries), suite="replay")
     report = benchmark.pedantic(lambda: replay(entries), rounds=3, iterations=1)
     assert report.requests == len(entries)
