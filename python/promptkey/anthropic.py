@@ -158,8 +158,11 @@ class _TraceWriter:
         output = (message.get("usage") or {}).get("output_tokens") or 0
         line = json.dumps({"ts": round(started.wall, 6), "request": request, "output_tokens": output})
         with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
+            try:
+                self._file.write(line + "\n")
+                self._file.flush()
+            except (OSError, ValueError):  # a full disk or a closed file: the paid answer still goes back
+                self.skipped += 1
 
     def close(self) -> None:
         if self._owned:
