@@ -421,7 +421,10 @@ class CachedMessages:
                 return Stream(cast_to=self._flavor.event, response=core.replay_response(value), client=core.client)
         raw = self._flavor.resource(core.client).create(**params)
         stream = _RecordingStream(
-            cast_to=raw._cast_to, response=raw.response, client=core.client, options=getattr(raw, "_options", None)
+            cast_to=getattr(raw, "_cast_to", self._flavor.event),
+            response=raw.response,
+            client=core.client,
+            options=getattr(raw, "_options", None),
         )
 
         def done(data: dict[str, Any]) -> None:
@@ -615,7 +618,10 @@ class AsyncCachedMessages:
                 return AsyncStream(cast_to=self._flavor.event, response=response, client=core.client)
         raw = await self._flavor.resource(core.client).create(**params)
         stream = _AsyncRecordingStream(
-            cast_to=raw._cast_to, response=raw.response, client=core.client, options=getattr(raw, "_options", None)
+            cast_to=getattr(raw, "_cast_to", self._flavor.event),
+            response=raw.response,
+            client=core.client,
+            options=getattr(raw, "_options", None),
         )
 
         async def done(data: dict[str, Any]) -> None:
