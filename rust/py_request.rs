@@ -5,25 +5,22 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::Borrowed;
 
 use crate::canonical::{key_cmp, write_str};
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
 use crate::py_walk::{dump_model, is_sentinel, pydantic_base, short_repr, type_name, utf8, Detachable, Walker};
 
-/// One top-level member to write: a value of the request (or of `extra_body`, flagged `true`), or a
-/// synthesized one. `Py` keys point into key objects that `scratch` holds until the request is written.
-enum Member<'a, 'py> {
-    Py(*const u8, usize, Bound<'py, PyAny>, bool),
+/// A member the request does not spell itself: the merged betas, or the version from the headers.
+enum Member<'a> {
     Betas(&'a [String]),
     Version(&'a str),
 }
 
-impl Member<'_, '_> {
-    fn key(&self) -> &[u8] {
+impl Member<'_> {
+    fn key(&self) -> &'static [u8] {
         match self {
-            // SAFETY: see the enum comment.
-            Member::Py(ptr, len, _, _) => unsafe { std::slice::from_raw_parts(*ptr, *len) },
             Member::Betas(_) => b"betas",
             Member::Version(_) => b"anthropic-version",
         }
@@ -185,52 +182,73 @@ impl<'py, S: Detachable> Walker<'py, S> {
         });
         self.read_flags(&members);
 
-        let mut order: Vec<Member<'_, 'py>> = members
-            .iter()
-            .map(|&(i, b)| {
-                let e = &self.scratch[i];
-                let key = e.key();
-                Member::Py(key.as_ptr(), key.len(), e.value.clone(), b)
-            })
-            .collect();
-        if !betas.is_empty() {
-            order.push(Member::Betas(&betas));
-        }
+        // Sort the request's members in place; the (at most two) synthesized ones are merged in
+        // while writing, so no second list is built.
+        let scratch = &self.scratch;
+        members.sort_unstable_by(|a, b| key_cmp(scratch[a.0].key(), scratch[b.0].key()));
+        let mut synthesized: Vec<Member<'_>> = Vec::new();
         if let Some(v) = version.as_deref() {
-            order.push(Member::Version(v));
+            synthesized.push(Member::Version(v));
         }
-        order.sort_unstable_by(|a, b| key_cmp(a.key(), b.key()));
-        if let Some(w) = order.windows(2).find(|w| w[0].key() == w[1].key()) {
-            // A str-subclass key can repeat a text (a handful of members: always checked here).
-            return Err(Error::unsupported_type(
-                format!("two keys with the same text {:?}", String::from_utf8_lossy(w[0].key())),
-                "",
-            ));
+        if !betas.is_empty() {
+            synthesized.push(Member::Betas(&betas));
         }
-        self.write_members(&order)
+        synthesized.sort_unstable_by(|a, b| key_cmp(a.key(), b.key()));
+        self.write_members(&members, &synthesized)
     }
 
-    fn write_members(&mut self, order: &[Member<'_, 'py>]) -> Result<(), Error> {
+    fn write_members(&mut self, members: &[(usize, bool)], synthesized: &[Member<'_>]) -> Result<(), Error> {
         self.out.put_byte(b'{');
-        for (n, member) in order.iter().enumerate() {
-            if n > 0 {
+        let mut previous: Option<&[u8]> = None;
+        let mut next_synthesized = synthesized.iter().peekable();
+        let mut members = members.iter().peekable();
+        loop {
+            // The next member in key order: a synthesized one when its key sorts first.
+            let take_synthesized = match (next_synthesized.peek(), members.peek()) {
+                (Some(s), Some(&&(i, _))) => key_cmp(s.key(), self.scratch[i].key()) != std::cmp::Ordering::Greater,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let (key, source) = if take_synthesized {
+                let member = next_synthesized.next().expect("peeked");
+                (member.key(), Err(member))
+            } else {
+                let &(i, from_body) = members.next().expect("peeked");
+                let e = &self.scratch[i];
+                // SAFETY: scratch[i] keeps the key and the value alive until the request is written
+                // (children push and truncate only above it).
+                let key: &[u8] = unsafe { std::slice::from_raw_parts(e.key().as_ptr(), e.key().len()) };
+                (
+                    key,
+                    Ok((unsafe { Borrowed::from_ptr(self.py, e.value.as_ptr()) }, from_body)),
+                )
+            };
+            if previous == Some(key) {
+                // A str-subclass key can repeat a text, or a body member a synthesized one.
+                return Err(Error::unsupported_type(
+                    format!("two keys with the same text {:?}", String::from_utf8_lossy(key)),
+                    "",
+                ));
+            }
+            if previous.is_some() {
                 self.out.put_byte(b',');
             }
-            write_str(&mut self.out, member.key());
+            previous = Some(key);
+            write_str(&mut self.out, key);
             self.out.put_byte(b':');
-            match member {
-                Member::Py(_, _, value, from_body) => {
-                    let key = member.key();
-                    self.value(value, Position::top(key), 2).map_err(|e| {
+            match source {
+                Ok((value, from_body)) => {
+                    self.value(&value, Position::top(key), 2).map_err(|e| {
                         let e = e.prefixed(&String::from_utf8_lossy(key));
-                        if *from_body {
+                        if from_body {
                             e.prefixed("extra_body")
                         } else {
                             e
                         }
                     })?;
                 }
-                Member::Betas(betas) => {
+                Err(Member::Betas(betas)) => {
                     self.out.put_byte(b'[');
                     for (i, beta) in betas.iter().enumerate() {
                         if i > 0 {
@@ -240,7 +258,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
                     }
                     self.out.put_byte(b']');
                 }
-                Member::Version(v) => write_str(&mut self.out, v.as_bytes()),
+                Err(Member::Version(v)) => write_str(&mut self.out, v.as_bytes()),
             }
         }
         self.out.put_byte(b'}');

@@ -200,10 +200,11 @@ fn type_ptr(v: &Bound<'_, PyAny>) -> *mut ffi::PyTypeObject {
 /// UTF-8 copy `CPython` caches on the object. Fails on lone surrogates.
 #[inline]
 pub(crate) fn utf8<'a>(s: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Error> {
-    let p = s.as_ptr();
     // SAFETY: `s` is a str. A compact ASCII string stores its characters (already UTF-8) right after
     // the `PyASCIIObject` header; this is what PyUnicode_AsUTF8AndSize returns for it, minus the call.
+    #[cfg(not(any(Py_3_14, PyPy, GraalPy)))]
     unsafe {
+        let p = s.as_ptr();
         if ffi::PyUnicode_IS_COMPACT_ASCII(p) != 0 {
             let data = p.cast::<ffi::PyASCIIObject>().add(1).cast::<u8>();
             return Ok(std::slice::from_raw_parts(
@@ -383,7 +384,6 @@ impl<'py, S: Detachable> Walker<'py, S> {
                             ffi::PyUnicode_2BYTE_KIND => Units::Two(std::slice::from_raw_parts(data.cast(), len)),
                             _ => Units::Four(std::slice::from_raw_parts(data.cast(), len)),
                         };
-                        #[cfg(not(Py_GIL_DISABLED))]
                         #[cfg(not(Py_GIL_DISABLED))]
                         if let Some(text) = fill_utf8_cache(p, &units, &mut self.encode_buf).map_err(surrogate)? {
                             self.put_text(text);

@@ -216,10 +216,12 @@ def test_python_mapping() -> None:
 def test_long_strings_of_every_storage_kind(piece: str) -> None:
     # Long non-ASCII strings are encoded by promptkey itself (no UTF-8 copy from CPython): every
     # storage kind (Latin-1, UCS-2, UCS-4), escapes included, must give the reference bytes.
-    text = piece * 600
-    fresh = json.loads(json.dumps({"k": text, "short": piece}))
-    assert canonical_json(fresh) == rfc8785.dumps({"k": text, "short": piece})
-    assert canonical_json(fresh) == canonical_json(fresh)  # a second pass over the same objects
+    for copies in (60, 600, 6000):  # below and above the 1,024-unit threshold, and past 64 KiB
+        text = piece * copies
+        fresh = json.loads(json.dumps({"k": text, "short": piece}))
+        assert canonical_json(fresh) == rfc8785.dumps({"k": text, "short": piece})
+        assert canonical_json(fresh) == canonical_json(fresh)  # the second pass reads the cached UTF-8
+        assert fresh["k"].encode() == text.encode()
 
 
 def test_lone_surrogate_in_a_long_string() -> None:

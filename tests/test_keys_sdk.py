@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from promptkey import key_material, make_key
+from promptkey import canonical_json, key_material, make_key
 
 anthropic = pytest.importorskip("anthropic")
 from anthropic.types import Message, TextBlock, ToolUseBlock
@@ -164,3 +164,15 @@ def test_sdk_object_golden_keys() -> None:
         "tool_use_block": make_key({"model": "m", "messages": [{"role": "assistant", "content": [tool_use]}]}),
     }
     assert computed == golden
+
+
+def test_canonical_json_and_material_of_sdk_objects() -> None:
+    block = TextBlock(type="text", text="hi", citations=None)
+    # canonical_json is plain JCS: the model as the SDK dumps it, null included.
+    assert canonical_json(block) == b'{"citations":null,"text":"hi","type":"text"}'
+    # In a request the block sits at a structural position, where the null is dropped.
+    material = key_material({"model": "m", "messages": [{"role": "assistant", "content": [block]}]})
+    assert material["messages"][0]["content"] == [{"type": "text", "text": "hi"}]
+    tool_use = ToolUseBlock(type="tool_use", id="t", name="n", input={"a": None, "cache_control": 1})
+    material = key_material({"model": "m", "messages": [{"role": "assistant", "content": [tool_use]}]})
+    assert material["messages"][0]["content"][0]["input"] == {"a": None, "cache_control": 1}
