@@ -142,8 +142,8 @@ pub fn request_blocks(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, P
     Ok(chain_of(request.py(), parsed, true).request_blocks())
 }
 
-#[pyclass(name = "Block", module = "promptkey", frozen, eq)]
-#[derive(Clone, PartialEq)]
+#[pyclass(name = "Block", module = "promptkey", frozen, eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyBlock {
     pub inner: Block,
     /// Shared by every block of a report.

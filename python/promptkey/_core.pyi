@@ -127,6 +127,8 @@ class Block:
     @property
     def tokenizer(self) -> str:
         """Which tokenizer counted ``tokens``: ``estimate:classic``, ``estimate:newer`` or a callable's name."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 def prefix_blocks(request: Mapping[str, Any], /, *, tokenizer: _Tokenizer | None = None) -> list[Block]:
     """The blocks of ``request`` with chained prefix digests (DESIGN §2).
