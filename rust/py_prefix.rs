@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyString};
+use pyo3::types::PyString;
 
 use crate::blocks::{Block, RequestBlocks};
 use crate::errors::Error;
@@ -72,7 +72,8 @@ impl Tokenizer {
                             raw.path.clone(),
                         )
                     };
-                    if !n.is_instance_of::<PyInt>() || n.is_instance_of::<pyo3::types::PyBool>() {
+                    // Any integer (`__index__`, so numpy ints too), but not a bool.
+                    if n.is_instance_of::<pyo3::types::PyBool>() {
                         return Err(bad().into());
                     }
                     raw.tokens = n.extract::<u64>().map_err(|_| bad())?;
