@@ -47,7 +47,7 @@ impl Ttl {
 
 /// One block of the prefix: a tool definition, a system content block or a message content block.
 /// Build one with `Block { ..Default::default() }` so that fields added later do not break callers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Block {
     /// 0-based position in tools → system → messages order.
     pub index: usize,

@@ -38,40 +38,55 @@ pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
+#[cfg(not(target_arch = "x86_64"))]
 #[inline]
 fn is_special(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
 /// The offset of the first byte that needs an escape (`bytes.len()` if none): 16 bytes per step with
-/// SSE2, then byte by byte for the tail.
+/// SSE2; a tail shorter than 16 bytes (most object keys are one) is checked in a padded copy.
 #[cfg(target_arch = "x86_64")]
 fn next_special(bytes: &[u8]) -> usize {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
     let mut i = 0;
     while i + 16 <= bytes.len() {
-        // SAFETY: SSE2 is part of the x86_64 baseline, and the unaligned 16-byte load reads
-        // bytes[i..i + 16], inside the slice (the loop condition checks it).
-        #[allow(clippy::cast_ptr_alignment)] // `loadu` is the unaligned load
-        let mask = unsafe {
-            let x = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
-            let ctl = _mm_set1_epi8(0x1f);
-            let below_space = _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl); // unsigned x <= 0x1f
-            let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"'.cast_signed()));
-            let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\'.cast_signed()));
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), below_space))
-        };
+        let mask = special_mask(&bytes[i..i + 16]);
         if mask != 0 {
             return i + mask.trailing_zeros() as usize;
         }
         i += 16;
     }
-    i + bytes[i..]
-        .iter()
-        .position(|&b| is_special(b))
-        .unwrap_or(bytes.len() - i)
+    if i == bytes.len() {
+        return i;
+    }
+    let mut tail = [b'a'; 16]; // padding that never needs an escape
+    tail[..bytes.len() - i].copy_from_slice(&bytes[i..]);
+    match special_mask(&tail) {
+        0 => bytes.len(),
+        mask => i + mask.trailing_zeros() as usize,
+    }
+}
+
+/// Bit k set when byte k of the 16 needs an escape.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special_mask(chunk: &[u8]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    assert!(chunk.len() >= 16);
+    // SAFETY: SSE2 is part of the x86_64 baseline, and the unaligned 16-byte load reads chunk[..16],
+    // inside the slice (asserted above).
+    #[allow(clippy::cast_ptr_alignment)] // `loadu` is the unaligned load
+    let mask = unsafe {
+        let x = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let ctl = _mm_set1_epi8(0x1f);
+        let below_space = _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl); // unsigned x <= 0x1f
+        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"'.cast_signed()));
+        let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\'.cast_signed()));
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), below_space))
+    };
+    mask.cast_unsigned()
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyString};
+use pyo3::types::PyString;
 
 use crate::blocks::{Block, RequestBlocks};
 use crate::errors::Error;
@@ -72,7 +72,8 @@ impl Tokenizer {
                             raw.path.clone(),
                         )
                     };
-                    if !n.is_instance_of::<PyInt>() || n.is_instance_of::<pyo3::types::PyBool>() {
+                    // Any integer (`__index__`, so numpy ints too), but not a bool.
+                    if n.is_instance_of::<pyo3::types::PyBool>() {
                         return Err(bad().into());
                     }
                     raw.tokens = n.extract::<u64>().map_err(|_| bad())?;
@@ -142,8 +143,8 @@ pub fn request_blocks(request: &Bound<'_, PyAny>, tokenizer: Option<&Bound<'_, P
     Ok(chain_of(request.py(), parsed, true).request_blocks())
 }
 
-#[pyclass(name = "Block", module = "promptkey", frozen, eq)]
-#[derive(Clone, PartialEq)]
+#[pyclass(name = "Block", module = "promptkey", frozen, eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyBlock {
     pub inner: Block,
     /// Shared by every block of a report.

@@ -253,6 +253,13 @@ def test_cli_prints_the_table_and_the_sentence(tmp_path: Path, capsys: pytest.Ca
     assert "system[0] changed at char" in out and "('2026-11-21' → '2026-11-22')" in out
     assert "✗ modified" in out and "tools[2]" in out and "5m" in out
     assert "tokens: estimate:classic" in out
+    assert "hint: a change re-writes everything after it" in out
+
+
+def test_cli_runs_on_the_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples" / "diff"
+    assert main(["diff", str(examples / "monday.json"), str(examples / "tuesday.json")]) == 1
+    assert "system[0] changed at char 3,095 ('2026-11-21' → '2026-11-22')" in capsys.readouterr().out
 
 
 def test_cli_exits_zero_on_an_identical_prefix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -804,3 +804,16 @@ def test_threads_appending_with_a_slow_tokenizer_do_not_deadlock() -> None:
     assert not any(t.is_alive() for t in threads)
     assert len(chain) == 7 + 40 and chain.tokens == 5 * 47
     assert [b.path for b in chain.blocks][-1] == "messages[42].content[0]"
+
+
+def test_blocks_are_hashable_values() -> None:
+    a, b = prefix_blocks(request()), prefix_blocks(copy.deepcopy(request()))
+    assert a == b and {*a} == {*b} and len({*a, *b}) == 7
+
+
+def test_a_tokenizer_may_return_any_integer_type() -> None:
+    class Count:
+        def __index__(self) -> int:
+            return 4
+
+    assert {b.tokens for b in prefix_blocks(request(), tokenizer=lambda block: Count())} == {4}

@@ -1,7 +1,7 @@
 """Stubs for the native module ``promptkey._core``; the user-facing docstrings live here."""
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, TypeAlias, final
+from typing import Any, Literal, SupportsIndex, TypeAlias, final
 
 __version__: str
 
@@ -87,7 +87,7 @@ __all__ += [
 ]
 __all__ += ["_validate_breakpoints"]
 
-_Tokenizer: TypeAlias = Callable[[dict[str, Any]], int]
+_Tokenizer: TypeAlias = Callable[[dict[str, Any]], SupportsIndex]
 """A tokenizer: called with one normalized block (a dict: a tool definition, a system block or a message
 content block, as ``json.loads`` of its fingerprint) and returning its token count (an int >= 0)."""
 
@@ -127,6 +127,8 @@ class Block:
     @property
     def tokenizer(self) -> str:
         """Which tokenizer counted ``tokens``: ``estimate:classic``, ``estimate:newer`` or a callable's name."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 def prefix_blocks(request: Mapping[str, Any], /, *, tokenizer: _Tokenizer | None = None) -> list[Block]:
     """The blocks of ``request`` with chained prefix digests (DESIGN §2).

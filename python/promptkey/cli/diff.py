@@ -81,7 +81,29 @@ def render(before: list[Block], after: list[Block], divergence: Divergence | Non
     lines.append(
         f"kept {divergence.tokens_kept:,} tokens, lost {divergence.tokens_lost:,} (tokens: {divergence.tokenizer})"
     )
+    hint = HINTS.get(divergence.change)
+    if hint:
+        lines.append(f"hint: {hint}")
     return "\n".join(lines)
+
+
+# What usually fixes each kind of divergence (the docs' invalidation rules, in one line each).
+HINTS = {
+    "modified": "a change re-writes everything after it; keep values that change between requests (dates, ids, "
+    "user data) after the last cache breakpoint, e.g. in the final user message",
+    "inserted": "tools and system render first: add tools and system blocks at the end, or keep the set fixed",
+    "removed": "removing a block re-writes everything after it; keep tools and system blocks stable",
+    "reordered": "build tools and system blocks in a fixed order (sort tools by name, keep JSON key order stable)",
+    "model": "caches are per model: a model switch starts from an empty cache",
+    "tool_choice": "tool_choice changes re-write all messages; keep it constant across a conversation",
+    "thinking": "thinking settings are part of the messages cache; keep them constant across a conversation",
+    "effort": "output_config.effort is part of the messages cache; keep it constant across a conversation",
+    "images": "adding or removing the first image re-writes all messages",
+    "speed": "the speed setting invalidates system and messages; keep it constant",
+    "citations": "turning citations on or off invalidates system and messages",
+    "web_search": "server tools (web search/fetch, code execution) are rendered into the system prompt; keep them "
+    "constant",
+}
 
 
 def run(args: argparse.Namespace) -> int:
