@@ -47,7 +47,7 @@ impl Ttl {
 
 /// One block of the prefix: a tool definition, a system content block or a message content block.
 /// Build one with `Block { ..Default::default() }` so that fields added later do not break callers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Block {
     /// 0-based position in tools → system → messages order.
     pub index: usize,
@@ -71,12 +71,32 @@ pub struct Block {
     pub cacheable: bool,
 }
 
+/// One explicit `cache_control` marker as the request spells it, in tools → system → messages order.
+/// Kept apart from `Block::breakpoint` because the API validates markers that are not blocks of their
+/// own (a marker inside a `tool_result`'s content, on a server tool) and reports them by location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    pub ttl: Ttl,
+    /// The API's dotted location of the marked object: `messages.0.content.4`, `tools.2`, `system.0`.
+    pub location: String,
+    /// The block the marker caches up to (for a nested marker, its enclosing block), if any.
+    pub block: Option<usize>,
+}
+
 /// Everything the simulator and planner need to know about one request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestBlocks {
     /// The model name verbatim, as the request gives it.
     pub model: String,
     pub blocks: Vec<Block>,
+    /// Every explicit marker, in order (the top-level one is not among them).
+    pub markers: Vec<Marker>,
+    /// The request's top-level `cache_control` ("automatic caching"), if any.
+    pub top_level: Option<Ttl>,
+    /// The block the top-level marker resolved to (the last cacheable block), if any.
+    pub top_level_target: Option<usize>,
+    /// Which tokenizer produced `Block::tokens` (`estimate:classic`, `estimate:newer`, or a callable's name).
+    pub tokenizer: String,
 }
 
 impl RequestBlocks {

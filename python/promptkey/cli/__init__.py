@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommand modules, in the order `promptkey --help` lists them.
-SUBCOMMANDS: tuple[str, ...] = ()
+SUBCOMMANDS: tuple[str, ...] = ("key", "diff", "plan", "emulator", "replay")
 
 
 def build_parser() -> argparse.ArgumentParser:
