@@ -359,7 +359,7 @@ impl<'py> Walker<'py> {
                 .get_item(key)
                 .ok()
                 .flatten()
-                .filter(|t| t.is_instance_of::<PyString>())
+                .filter(PyAnyMethods::is_instance_of::<PyString>)
             {
                 let text = text_of(&text).map_err(|e| e.prefixed(&raw.kind))?;
                 raw.cacheable = raw.kind == "text" && !text.is_empty();
@@ -372,7 +372,7 @@ impl<'py> Walker<'py> {
             // The common `content="..."` spelling: its length is known before writing too.
             let content = d.get_item(intern!(d.py(), "content")).ok().flatten();
             text_len = content
-                .filter(|c| c.is_instance_of::<PyString>())
+                .filter(PyAnyMethods::is_instance_of::<PyString>)
                 .and_then(|c| text_of(&c).ok().map(<[u8]>::len));
         }
         let mut out = text_len.map_or_else(JsonOut::default, |n| JsonOut::with_capacity(n + 128));
