@@ -120,15 +120,20 @@ pub struct JsonOut {
 impl Default for JsonOut {
     fn default() -> Self {
         // Most blocks are a few hundred bytes to a few KB: start big enough to skip the small regrowths.
-        JsonOut {
-            buf: Vec::with_capacity(512),
-            media_bytes: 0,
-            stack: Vec::new(),
-        }
+        JsonOut::with_capacity(512)
     }
 }
 
 impl JsonOut {
+    /// A writer whose buffer holds `capacity` bytes before it regrows (and copies).
+    pub fn with_capacity(capacity: usize) -> Self {
+        JsonOut {
+            buf: Vec::with_capacity(capacity),
+            media_bytes: 0,
+            stack: Vec::new(),
+        }
+    }
+
     fn enter(&mut self, obj: &Bound<'_, PyAny>) -> Result<(), Error> {
         let ptr = obj.as_ptr();
         if self.stack.len() >= MAX_DEPTH {

@@ -245,7 +245,7 @@ impl<'py> Walker<'py> {
             message.clone()
         };
         let d = as_dict(&message, "a message")?;
-        let mut header = JsonOut::default();
+        let mut header = JsonOut::with_capacity(64); // normally just {"role":"user"}
         header.buf.push(b'{');
         let mut content = None;
         for (k, v) in d.iter() {
@@ -347,36 +347,42 @@ impl<'py> Walker<'py> {
             cacheable: true,
             ..RawBlock::default()
         };
-        let mut out = JsonOut::default();
+        // A text or thinking block is its text plus a little framing: size the buffer for it up front.
+        let mut text_len = None;
+        if raw.kind == "text" || raw.kind == "thinking" {
+            let key = if raw.kind == "text" {
+                intern!(d.py(), "text")
+            } else {
+                intern!(d.py(), "thinking")
+            };
+            if let Some(text) = d
+                .get_item(key)
+                .ok()
+                .flatten()
+                .filter(PyAnyMethods::is_instance_of::<PyString>)
+            {
+                let text = text_of(&text).map_err(|e| e.prefixed(&raw.kind))?;
+                raw.cacheable = raw.kind == "text" && !text.is_empty();
+                raw.text = self.keep_text.then(|| String::from_utf8_lossy(text).into_owned());
+                text_len = Some(text.len());
+            } else {
+                raw.cacheable = raw.kind == "text";
+            }
+        } else if raw.kind == "tool_result" {
+            // The common `content="..."` spelling: its length is known before writing too.
+            let content = d.get_item(intern!(d.py(), "content")).ok().flatten();
+            text_len = content
+                .filter(PyAnyMethods::is_instance_of::<PyString>)
+                .and_then(|c| text_of(&c).ok().map(<[u8]>::len));
+        }
+        let mut out = text_len.map_or_else(JsonOut::default, |n| JsonOut::with_capacity(n + 128));
         if raw.kind == "tool_result" {
             self.tool_result(&d, &mut out, &mut raw, index)?;
         } else {
             out.dict(&d, true)?;
         }
         match raw.kind.as_str() {
-            "text" | "thinking" => {
-                let field = if raw.kind == "text" { "text" } else { "thinking" };
-                let key = if raw.kind == "text" {
-                    intern!(d.py(), "text")
-                } else {
-                    intern!(d.py(), "thinking")
-                };
-                if let Some(text) = d
-                    .get_item(key)
-                    .ok()
-                    .flatten()
-                    .and_then(|t| t.cast_into::<PyString>().ok())
-                {
-                    let text = text.to_str().map_err(|_| {
-                        Error::canonicalization("a string with a lone surrogate is not valid json", field)
-                    })?;
-                    raw.cacheable = raw.kind == "text" && !text.is_empty();
-                    raw.text = self.keep_text.then(|| text.to_owned());
-                } else {
-                    raw.cacheable = raw.kind == "text";
-                }
-            }
-            "redacted_thinking" => raw.cacheable = false,
+            "thinking" | "redacted_thinking" => raw.cacheable = false,
             "image" => raw.images += 1,
             "document" | "search_result" => raw.citations |= citations_enabled(&d),
             _ => {}

@@ -283,3 +283,13 @@ def test_cli_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "a request is a JSON object" in capsys.readouterr().err
     nofile = main(["diff", str(tmp_path / "missing.json"), str(bad)])
     assert nofile == 2
+
+
+def test_cli_reads_one_side_from_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(request())))
+    assert main(["diff", "-", write(tmp_path, "b.json", request())]) == 0
+    assert "identical prefix" in capsys.readouterr().out

@@ -22,15 +22,18 @@ def add_parser(subparsers: Any) -> None:
         help="show where two requests stop sharing a cached prompt prefix",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
-    parser.add_argument("before", type=Path, help="the earlier request (JSON: the kwargs of messages.create)")
-    parser.add_argument("after", type=Path, help="the later request")
+    parser.add_argument(
+        "before", type=Path, help="the earlier request (JSON: the kwargs of messages.create; - for stdin)"
+    )
+    parser.add_argument("after", type=Path, help="the later request (- for stdin)")
     parser.add_argument("--context", type=int, default=3, metavar="N", help="blocks shown on each side (default 3)")
     parser.add_argument("--json", action="store_true", help="print the divergence as JSON instead of a table")
     parser.set_defaults(func=run)
 
 
 def _load(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    data = json.loads(text)
     if not isinstance(data, dict):
         raise TypeError(f"{path}: a request is a JSON object, got {type(data).__name__}")
     return data
