@@ -17,7 +17,7 @@ deps:
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools; }
 
 demo: install
-	$(PY) examples/key_requests.py
+	promptkey replay examples/trace.jsonl
 
 test: deps install
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -30,6 +30,7 @@ lint:
 	cargo clippy --all-targets --quiet -- -D warnings
 	ruff check .
 	ruff format --check .
+	$(PY) -m mypy --strict python/promptkey
 	cd /tmp && $(PY) -m mypy.stubtest promptkey._core
 
 bench: install
