@@ -361,11 +361,10 @@ impl<'py, S: Detachable> Walker<'py, S> {
         }
     }
 
-    /// A str value. ASCII and already-encoded strings are read in place; a long non-ASCII string
-    /// without a cached UTF-8 form is encoded step by step straight into the sink, which avoids
-    /// `CPython`'s encoder, a UTF-8 copy as large as the string, and its allocation (the `fresh`
-    /// benchmarks: a request just parsed from JSON). Shorter ones get `CPython`'s cached UTF-8, which
-    /// later calls on the same dict reuse.
+    /// A str value. ASCII strings and strings with a cached UTF-8 form are read in place. A long
+    /// non-ASCII string without one is encoded here into its cache (`fill_utf8_cache`; streamed into
+    /// the sink instead where that layout is off limits), shorter ones get `CPython`'s own cached
+    /// UTF-8; either way later calls on the same objects read it in place.
     #[inline]
     fn put_str_obj(&mut self, v: &Bound<'py, PyAny>) -> Result<(), Error> {
         #[cfg(not(any(Py_3_14, PyPy, GraalPy)))]
