@@ -155,8 +155,9 @@ thread_local! {
     /// The walker's stacks, kept empty between calls: allocating them per key cost as much as
     /// walking a small request.
     /// One thread-local (each access from a shared library is a `__tls_get_addr` call).
-    static SPARES: std::cell::Cell<(Vec<Entry<'static>>, Vec<*mut ffi::PyObject>)> =
-        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+    #[allow(clippy::type_complexity)]
+    static SPARES: std::cell::Cell<(Vec<Entry<'static>>, Vec<*mut ffi::PyObject>, Vec<(usize, bool)>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 impl<S> Drop for Walker<'_, S> {
@@ -167,7 +168,12 @@ impl<S> Drop for Walker<'_, S> {
         let scratch = std::mem::take(&mut self.scratch);
         // SAFETY: the Vec is empty, so no `Entry` with the shorter lifetime survives the transmute.
         let scratch = unsafe { std::mem::transmute::<Vec<Entry<'_>>, Vec<Entry<'static>>>(scratch) };
-        SPARES.set((scratch, std::mem::take(&mut self.ancestors)));
+        self.top.clear();
+        SPARES.set((
+            scratch,
+            std::mem::take(&mut self.ancestors),
+            std::mem::take(&mut self.top),
+        ));
     }
 }
 
@@ -187,6 +193,8 @@ pub struct Walker<'py, S> {
     encode_buf: Vec<u8>,
     pub(crate) scratch: Vec<Entry<'py>>,
     pub(crate) ancestors: Vec<*mut ffi::PyObject>,
+    /// The request's top-level members (indices into `scratch`; `true`: from `extra_body`).
+    pub(crate) top: Vec<(usize, bool)>,
     pub flags: Flags,
 }
 
@@ -297,7 +305,7 @@ pub(crate) fn dump_model<'py>(v: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>
 
 impl<'py, S: Detachable> Walker<'py, S> {
     pub fn new(py: Python<'py>, out: S, exact_ints: bool) -> Self {
-        let (scratch, ancestors) = SPARES.take();
+        let (scratch, ancestors, top) = SPARES.take();
         Walker {
             py,
             out,
@@ -307,6 +315,7 @@ impl<'py, S: Detachable> Walker<'py, S> {
             // SAFETY: the spare is always empty; an empty Vec's type differs only by a lifetime.
             scratch: unsafe { std::mem::transmute::<Vec<Entry<'static>>, Vec<Entry<'py>>>(scratch) },
             ancestors,
+            top,
             flags: Flags::default(),
         }
     }
