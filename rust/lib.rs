@@ -8,6 +8,7 @@ pub mod key_material;
 pub mod models;
 pub mod py_keys;
 pub mod py_request;
+pub mod py_str;
 pub mod py_walk;
 pub mod utf8;
 

@@ -9,7 +9,8 @@ use pyo3::types::{PyByteArray, PyBytes, PyList, PyString};
 use crate::canonical::HashSink;
 use crate::errors::Error;
 use crate::key_material::{check_namespace, format_key, Position};
-use crate::py_walk::{type_name, Flags, Walker, DETACH_AT};
+use crate::py_str::DETACH_AT;
+use crate::py_walk::{type_name, Flags, Walker};
 
 /// The options shared by the keying functions, checked once per call.
 struct Options<'a> {

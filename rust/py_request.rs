@@ -10,7 +10,8 @@ use pyo3::Borrowed;
 use crate::canonical::{key_cmp, write_str};
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
-use crate::py_walk::{dump_model, is_sentinel, pydantic_base, short_repr, type_name, utf8, Detachable, Walker};
+use crate::py_str::{utf8, Detachable};
+use crate::py_walk::{dump_model, is_sentinel, pydantic_base, short_repr, type_name, Walker};
 
 /// A member the request does not spell itself: the merged betas, or the version from the headers.
 enum Member<'a> {
