@@ -135,11 +135,16 @@ impl HashSink {
 /// a small request).
 pub fn push_hex(out: &mut String, bytes: &[u8; 32]) {
     let mut text = [0u8; 64];
-    for (pair, &b) in text.chunks_exact_mut(2).zip(bytes) {
-        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
-    }
+    write_hex(&mut text, bytes);
     // SAFETY: hex digits are ASCII, so the bytes pushed are valid UTF-8.
     unsafe { out.as_mut_vec().extend_from_slice(&text) };
+}
+
+/// Lowercase hex of `bytes` into `out` (64 bytes).
+pub fn write_hex(out: &mut [u8], bytes: &[u8; 32]) {
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
+    }
 }
 
 /// The two hex digits of every byte value.

@@ -19,6 +19,7 @@ pub mod py_prefix;
 pub mod py_prefix_walk;
 pub mod py_request;
 pub mod py_simulator;
+pub mod py_str;
 pub mod py_walk;
 pub mod simulator;
 pub mod tokens;

@@ -9,7 +9,8 @@ use pyo3::types::{PyByteArray, PyBytes, PyList, PyString};
 use crate::canonical::HashSink;
 use crate::errors::Error;
 use crate::key_material::{check_namespace, format_key, Position};
-use crate::py_walk::{type_name, Flags, Walker, DETACH_AT};
+use crate::py_str::DETACH_AT;
+use crate::py_walk::{type_name, Flags, Walker};
 
 /// The options shared by the keying functions, checked once per call.
 struct Options<'a> {
@@ -49,11 +50,24 @@ impl<'a> Options<'a> {
         Ok(Options { namespace, secret })
     }
 
-    fn key<'py>(&self, py: Python<'py>, request: &Bound<'py, PyAny>) -> Result<(String, Flags), Error> {
+    fn key<'py>(&self, py: Python<'py>, request: &Bound<'py, PyAny>) -> Result<(Bound<'py, PyString>, Flags), Error> {
         let mut walker = Walker::new(py, HashSink::new(self.secret.as_deref()), true);
         walker.request(request)?;
         let flags = walker.flags;
-        Ok((format_key(self.namespace, &walker.out.finish()), flags))
+        let digest = walker.out.finish();
+        // The usual namespace fits on the stack: the key goes straight into the Python str.
+        let mut text = [0u8; 128];
+        let key = if self.namespace.len() + 68 <= text.len() {
+            let n = self.namespace.len();
+            text[..n].copy_from_slice(self.namespace.as_bytes());
+            text[n..n + 4].copy_from_slice(b":v1:");
+            crate::canonical::write_hex(&mut text[n + 4..n + 68], &digest);
+            // SAFETY: the namespace is a `&str` and the rest is ASCII, so the bytes are valid UTF-8.
+            PyString::new(py, unsafe { std::str::from_utf8_unchecked(&text[..n + 68]) })
+        } else {
+            PyString::new(py, &format_key(self.namespace, &digest))
+        };
+        Ok((key, flags))
     }
 }
 
@@ -95,7 +109,7 @@ fn make_key<'py>(
     request: &Bound<'py, PyAny>,
     namespace: Option<&Bound<'py, PyAny>>,
     secret: Option<&Bound<'py, PyAny>>,
-) -> PyResult<String> {
+) -> PyResult<Bound<'py, PyString>> {
     let options = Options::parse(namespace, secret)?;
     Ok(options.key(py, request)?.0)
 }
@@ -131,7 +145,7 @@ fn key_info<'py>(
     request: &Bound<'py, PyAny>,
     namespace: Option<&Bound<'py, PyAny>>,
     secret: Option<&Bound<'py, PyAny>>,
-) -> PyResult<(String, bool, bool)> {
+) -> PyResult<(Bound<'py, PyString>, bool, bool)> {
     let options = Options::parse(namespace, secret)?;
     let (key, flags) = options.key(py, request)?;
     Ok((key, flags.sampling, flags.server_tools))

@@ -10,7 +10,8 @@ use pyo3::Borrowed;
 use crate::canonical::{key_cmp, write_str};
 use crate::errors::Error;
 use crate::key_material::{self as km, Position};
-use crate::py_walk::{dump_model, is_sentinel, pydantic_base, short_repr, type_name, utf8, Detachable, Walker};
+use crate::py_str::{utf8, Detachable};
+use crate::py_walk::{dump_model, is_sentinel, pydantic_base, short_repr, type_name, Walker};
 
 /// A member the request does not spell itself: the merged betas, or the version from the headers.
 enum Member<'a> {
@@ -132,7 +133,9 @@ impl<'py, S: Detachable> Walker<'py, S> {
         let mut extra_body = None;
         let mut extra_headers = None;
         // Indices into scratch; `true` marks a member that came from extra_body (for error paths).
-        let mut members: Vec<(usize, bool)> = Vec::with_capacity(self.scratch.len() - start + 2);
+        // The walker's reusable list (a request never nests in another, so one is enough).
+        let mut members = std::mem::take(&mut self.top);
+        members.clear();
         for i in start..self.scratch.len() {
             match self.scratch[i].key() {
                 b"extra_body" => extra_body = Some(self.scratch[i].value.clone()),
@@ -194,7 +197,9 @@ impl<'py, S: Detachable> Walker<'py, S> {
             synthesized.push(Member::Betas(&betas));
         }
         synthesized.sort_unstable_by(|a, b| key_cmp(a.key(), b.key()));
-        self.write_members(&members, &synthesized)
+        let result = self.write_members(&members, &synthesized);
+        self.top = members;
+        result
     }
 
     fn write_members(&mut self, members: &[(usize, bool)], synthesized: &[Member<'_>]) -> Result<(), Error> {
