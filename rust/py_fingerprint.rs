@@ -12,7 +12,8 @@ use crate::blocks::Ttl;
 use crate::canonical::write_i64;
 use crate::errors::Error;
 use crate::fingerprint::{write_bytes, write_f64};
-use crate::py_walk::{dump_model, is_sentinel, is_sentinel_fast, pydantic_base, utf8};
+use crate::py_str::utf8;
+use crate::py_walk::{dump_model, is_sentinel, is_sentinel_fast, pydantic_base};
 
 const MAX_DEPTH: usize = 1000;
 
