@@ -154,7 +154,8 @@ class RedisCluster:
         deadline = time.monotonic() + 30
         for node in self.nodes:
             while True:
-                info = node.client().execute_command("CLUSTER", "INFO")
+                # redis-py leaves execute_command unannotated; the reply is bytes here (no decode_responses).
+                info = node.client().execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
                 text = info.decode() if isinstance(info, bytes) else str(info)
                 if "cluster_state:ok" in text:
                     break

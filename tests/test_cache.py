@@ -189,7 +189,10 @@ def test_sampling_and_server_tools_bypass_unless_allowed(extra: dict[str, Any], 
     request = {**REQ, **extra}
     cache = ResponseCache()
     assert [cache.get_or_call(request, Model()).status for _ in range(2)] == ["bypass", "bypass"]
-    allowed = ResponseCache(**{option: True})
+    # Spelled out (not `**{option: True}`) so mypy checks both option names against ResponseCache's signature.
+    allowed = ResponseCache(
+        allow_sampling=option == "allow_sampling", allow_server_tools=option == "allow_server_tools"
+    )
     assert [allowed.get_or_call(request, Model()).status for _ in range(2)] == ["miss", "hit"]
 
 

@@ -58,9 +58,14 @@ def test_a_sigkilled_lock_holder_is_replaced_after_lock_ttl(
     holder.kill()  # SIGKILL: no release, no more extensions
     holder.join(10)
     killed = time.monotonic()
-    calls = []
+    calls: list[int] = []
+
+    def recompute() -> str:
+        calls.append(1)
+        return "recomputed"
+
     cache = on(made, redis_server, ns, lock_ttl=1, wait_timeout=30)
-    res = cache.get_or_call(REQ, lambda: calls.append(1) or "recomputed")
+    res = cache.get_or_call(REQ, recompute)
     assert (res.status, res.value, len(calls)) == ("miss", "recomputed", 1)
     # It waited for the dead holder's lock to expire (≤ lock_ttl), not for wait_timeout.
     assert time.monotonic() - killed < 5 and cache.stats.wait_timeouts == 0
@@ -78,10 +83,14 @@ def test_a_call_longer_than_lock_ttl_keeps_its_lock(
         time.sleep(1.6)  # more than three lock lifetimes
         return "slow answer"
 
+    def second_call() -> str:
+        calls.append("second")
+        return "second answer"
+
     t = threading.Thread(target=first.get_or_call, args=(REQ, slow))
     t.start()
     time.sleep(0.1)
-    res = second.get_or_call(REQ, lambda: calls.append("second") or "second answer")
+    res = second.get_or_call(REQ, second_call)
     t.join()
     assert calls == ["slow"] and (res.status, res.value) == ("wait", "slow answer")
     assert not redis_server.raw.exists(lock_of(ns))  # released by the write, not left to expire
@@ -229,7 +238,7 @@ def test_async_store_fails_open_too(ns: str) -> None:
             async def afn() -> str:
                 return "v"
 
-            out = [(await cache.aget_or_call(REQ, afn)).status]
+            out: list[str] = [(await cache.aget_or_call(REQ, afn)).status]
             server.stop()
             out += [(await cache.aget_or_call(REQ, afn)).status for _ in range(5)]
             server.start()
