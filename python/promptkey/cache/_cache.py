@@ -383,7 +383,12 @@ class ResponseCache:
         return self._bound
 
     async def aget_or_call(
-        self, request: Any, afn: Callable[[], Awaitable[Any]] | Callable[[], Any], *, mode: Mode = "use", ttl: float | None = None
+        self,
+        request: Any,
+        afn: Callable[[], Awaitable[Any]] | Callable[[], Any],
+        *,
+        mode: Mode = "use",
+        ttl: float | None = None,
     ) -> CacheResult:
         """The asyncio twin of `get_or_call`: `afn()` is awaited (a plain function's result is used as is)."""
         t0 = time.perf_counter() if _metrics.enabled() else 0.0
