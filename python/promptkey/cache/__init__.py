@@ -27,7 +27,13 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # The Redis stores import redis-py (the `promptkey[redis]` extra) only when asked for.
     if name in ("RedisStore", "AsyncRedisStore"):
-        from promptkey.cache import _redis
-
+        try:
+            from promptkey.cache import _redis
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith("redis"):
+                raise
+            raise ModuleNotFoundError(
+                f"promptkey.{name} needs the 'redis' extra: pip install 'promptkey[redis]'", name=exc.name
+            ) from None
         return getattr(_redis, name)
     raise AttributeError(f"module 'promptkey.cache' has no attribute {name!r}")
