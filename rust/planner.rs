@@ -17,7 +17,7 @@
 //! and a small dynamic programme over the candidates finds the optimum exactly.
 
 use crate::blocks::{Block, Section, Ttl};
-use crate::simulator::{thousands, LOOKBACK_POSITIONS};
+use crate::simulator::{ends_position, thousands, LOOKBACK_POSITIONS};
 
 /// How often a block's content survives to the next request.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -337,15 +337,7 @@ fn lookback_gaps(
     if bps.iter().any(|b| b.index == target) {
         return;
     }
-    let positions = 1
-        + (target + 1..last.index)
-            .filter(|&j| {
-                let kind = blocks[j].kind.as_str();
-                let run = kind == "tool_use" || kind == "tool_result";
-                !(run && blocks[j + 1].kind == kind)
-            })
-            .count()
-        + 1;
+    let positions = 1 + (target + 1..last.index).filter(|&j| ends_position(blocks, j)).count() + 1;
     if positions <= LOOKBACK_POSITIONS {
         return;
     }

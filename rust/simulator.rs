@@ -221,7 +221,8 @@ fn is_run_kind(kind: &str) -> bool {
 
 /// Whether block `j` starts a new lookback position when walking back (false inside a run of
 /// `tool_use` or `tool_result` blocks, whose position is checked at the run's last block).
-fn ends_position(blocks: &[Block], j: usize) -> bool {
+/// The planner counts positions with this too, so the two never disagree on the lookback.
+pub(crate) fn ends_position(blocks: &[Block], j: usize) -> bool {
     let kind = blocks[j].kind.as_str();
     !(is_run_kind(kind) && blocks.get(j + 1).is_some_and(|next| next.kind == kind))
 }
