@@ -9,6 +9,7 @@ use pyo3::types::{PyDict, PyString};
 use crate::blocks::{Marker, Section};
 use crate::errors::Error;
 use crate::fingerprint::write_bytes;
+use crate::key_material::is_server_tool_type;
 use crate::prefix::{api_location, Parsed, RawBlock, Settings};
 use crate::py_fingerprint::{
     absent, as_dict, as_items, as_plain, json, key_str, key_text, parse_marker, py_error, str_of, text_block, text_of,
@@ -16,8 +17,6 @@ use crate::py_fingerprint::{
 };
 
 /// Tool types that run on Anthropic's side: not fingerprinted as tools, their presence is context.
-const SERVER_TOOL_PREFIXES: [&str; 3] = ["web_search_", "web_fetch_", "code_execution_"];
-
 /// The top-level members the prefix reads; everything else in a request is ignored here.
 const TOP: [&str; 9] = [
     "model",
@@ -197,7 +196,8 @@ impl<'py> Walker<'py> {
         });
         let mut out = JsonOut::default();
         out.dict(&d, true)?;
-        let server = tool_type.is_some_and(|t| SERVER_TOOL_PREFIXES.iter().any(|p| t.starts_with(p)));
+        // One list of server tools for keys (cacheability) and prefixes (system context).
+        let server = tool_type.is_some_and(|t| is_server_tool_type(t.as_bytes()));
         if server {
             self.parsed.settings.server_tools.push(out.buf);
             if let Some(ttl) = marker {
