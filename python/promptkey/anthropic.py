@@ -114,14 +114,13 @@ class CachedMessages:
         core = self._core
         view = core.view
         request = core.key_request(params)
-        if view is not None:
-            hit = view.lookup(request)
-            if hit is not None:
-                key, value = hit
-                core.finish(
-                    status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model
-                )
-                return Stream(cast_to=self._flavor.event, response=core.replay_response(value), client=core.client)
+        pending = view.lookup(request) if view is not None else None
+        if pending is not None and pending.status == "hit":
+            value = pending.value
+            core.finish(
+                status="hit", key=pending.key, message=value, paid=False, started=started, streamed=True, model=model
+            )
+            return Stream(cast_to=self._flavor.event, response=core.replay_response(value), client=core.client)
         raw = self._flavor.resource(core.client).create(**params)
         stream = _RecordingStream(
             cast_to=getattr(raw, "_cast_to", self._flavor.event),
@@ -132,8 +131,10 @@ class CachedMessages:
 
         def done(data: dict[str, Any]) -> None:
             status, key = "bypass", None
-            if view is not None:
-                status, key = view.store(request, data) if _cacheable(data) else ("miss", view.key(request))
+            if view is not None and pending is not None:
+                if _cacheable(data):
+                    view.store(pending, data)
+                status, key = pending.status, pending.key
             core.finish(status=status, key=key, message=data, paid=True, started=started, streamed=True, model=model)
 
         stream._on_done = done
@@ -310,15 +311,14 @@ class AsyncCachedMessages:
         core = self._core
         view = core.view
         request = core.key_request(params)
-        if view is not None:
-            hit = await view.alookup(request)
-            if hit is not None:
-                key, value = hit
-                core.finish(
-                    status="hit", key=key, message=value, paid=False, started=started, streamed=True, model=model
-                )
-                response = core.replay_response(value)
-                return AsyncStream(cast_to=self._flavor.event, response=response, client=core.client)
+        pending = await view.alookup(request) if view is not None else None
+        if pending is not None and pending.status == "hit":
+            value = pending.value
+            core.finish(
+                status="hit", key=pending.key, message=value, paid=False, started=started, streamed=True, model=model
+            )
+            response = core.replay_response(value)
+            return AsyncStream(cast_to=self._flavor.event, response=response, client=core.client)
         raw = await self._flavor.resource(core.client).create(**params)
         stream = _AsyncRecordingStream(
             cast_to=getattr(raw, "_cast_to", self._flavor.event),
@@ -329,8 +329,10 @@ class AsyncCachedMessages:
 
         async def done(data: dict[str, Any]) -> None:
             status, key = "bypass", None
-            if view is not None:
-                status, key = await view.astore(request, data) if _cacheable(data) else ("miss", view.key(request))
+            if view is not None and pending is not None:
+                if _cacheable(data):
+                    await view.astore(pending, data)
+                status, key = pending.status, pending.key
             core.finish(status=status, key=key, message=data, paid=True, started=started, streamed=True, model=model)
 
         stream._on_done = done
