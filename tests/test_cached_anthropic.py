@@ -463,6 +463,25 @@ def test_two_processes_share_one_call_through_redis(redis_server: Any, ns: str) 
             store.close()
 
 
+def test_a_stream_whose_lookup_fails_is_one_fallback_and_writes_nothing(emulator: Any) -> None:
+    import socket
+
+    from promptkey.cache._redis import RedisStore
+
+    with socket.socket() as probe:  # a loopback port nobody listens on: every store operation fails
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0")
+    cache = ResponseCache(store)
+    client = CachedAnthropic(sdk_client(emulator), cache=cache)
+    with client.messages.stream(**params("redis is down")) as stream:
+        stream.get_final_message()
+    assert client.last is not None and client.last.status == "fallback"
+    stats = cache.stats
+    assert (stats.calls, stats.fallbacks, stats.misses, stats.errors) == (1, 1, 0, 1)  # the read; no write tried
+    store.close()
+
+
 def test_one_shot_iterables_go_through_unkeyed(emulator: Any) -> None:
     # a generator cannot be keyed without consuming it: the call bypasses the cache and the SDK still gets it
     client = CachedAnthropic(sdk_client(emulator), cache=ResponseCache(MemoryStore()), breakpoints="auto")
