@@ -431,3 +431,142 @@ def test_the_example_runs() -> None:
     script = Path(__file__).resolve().parent.parent / "examples" / "response_cache.py"
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True).stdout
     assert "{'coalesced': 31, 'miss': 1}; model calls in this process: 1" in out and "one more call: hit" in out
+
+
+# --- per-call namespaces (`namespace=`): one cache, several key spaces, shared store, flights and stats ---
+
+
+def test_a_per_call_namespace_isolates_entries_and_shares_the_counters() -> None:
+    store = MemoryStore()
+    cache = ResponseCache(store, namespace="app")
+    own = cache.get_or_call(REQ, Model(answer=1))
+    other = cache.get_or_call(REQ, Model(answer=2), namespace="app:https://api.example.com:443")
+    assert (own.status, other.status) == ("miss", "miss")
+    assert other.key == make_key(REQ, namespace="app:https://api.example.com:443") != own.key
+    # the same store: a cache built with that namespace sees the entry written through the keyword
+    assert ResponseCache(store, namespace="app:https://api.example.com:443").peek(REQ) == 2
+    assert cache.get_or_call(REQ, Model(answer=3), namespace="app:https://api.example.com:443").value == 2
+    assert (cache.peek(REQ), cache.peek(REQ, namespace="app:https://api.example.com:443")) == (1, 2)
+    assert cache.peek(REQ, namespace="nobody") is None
+    assert cache.delete(REQ, namespace="app:https://api.example.com:443") is True
+    assert (cache.peek(REQ), cache.peek(REQ, namespace="app:https://api.example.com:443")) == (1, None)
+    stats = cache.stats
+    assert (stats.calls, stats.misses, stats.hits) == (3, 2, 1) and add_up(stats) == stats.calls
+
+
+def test_a_per_call_namespace_is_validated_like_the_constructors() -> None:
+    cache = ResponseCache()
+    for bad in ("a{b}", "", 7):
+        with pytest.raises(InvalidOptionError, match="namespace"):
+            cache.get_or_call(REQ, Model(), namespace=bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidOptionError, match="namespace"):
+            cache.peek(REQ, namespace=bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidOptionError, match="namespace"):
+            cache.delete(REQ, namespace=bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidOptionError, match="namespace"):
+            asyncio.run(cache.aget_or_call(REQ, Model(), namespace=bad))  # type: ignore[arg-type]
+    assert cache.stats.calls == 0  # refused before anything was counted
+
+
+def test_in_process_single_flight_is_shared_per_key_never_across_namespaces() -> None:
+    cache = ResponseCache()
+    models = {"a": Model(answer="a", delay=0.2), "b": Model(answer="b", delay=0.2)}
+    barrier = threading.Barrier(32)
+    results: list[tuple[str, promptkey.CacheResult]] = []
+
+    def call(ns: str) -> None:
+        barrier.wait()
+        results.append((ns, cache.get_or_call(REQ, models[ns], namespace=ns)))
+
+    threads = [threading.Thread(target=call, args=("ab"[i % 2],)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert models["a"].calls == models["b"].calls == 1  # one computation per key, not one in all
+    assert all(r.value == ns for ns, r in results) and len(results) == 32
+    stats = cache.stats
+    assert stats.misses == 2 and stats.coalesced + stats.hits == 30 and stats.calls == 32 == add_up(stats)
+
+
+def test_a_call_in_another_namespace_does_not_wait_for_a_computation_in_this_one() -> None:
+    cache = ResponseCache()
+    entered, gate = threading.Event(), threading.Event()
+
+    def slow() -> Any:
+        entered.set()
+        assert gate.wait(10)
+        return "slow"
+
+    leader = threading.Thread(target=cache.get_or_call, args=(REQ, slow), kwargs={"namespace": "a"})
+    leader.start()
+    assert entered.wait(10)
+    # the leader is still computing: a call keyed elsewhere computes its own answer at once
+    res = cache.get_or_call(REQ, Model(answer="own"), namespace="b")
+    assert (res.status, res.value, gate.is_set()) == ("miss", "own", False)
+    gate.set()
+    leader.join()
+    assert cache.peek(REQ, namespace="a") == "slow" and cache.peek(REQ, namespace="b") == "own"
+
+
+def test_async_per_call_namespace() -> None:
+    cache = ResponseCache()
+
+    async def main() -> list[str]:
+        first = await cache.aget_or_call(REQ, Model(answer=1), namespace="x")
+        second = await cache.aget_or_call(REQ, Model(answer=2), namespace="x")
+        third = await cache.aget_or_call(REQ, Model(answer=3))
+        assert await cache.apeek(REQ, namespace="x") == 1 and await cache.adelete(REQ, namespace="x")
+        assert await cache.apeek(REQ, namespace="x") is None and await cache.apeek(REQ) == 3
+        return [first.status, second.status, third.status]
+
+    assert asyncio.run(main()) == ["miss", "hit", "miss"]
+    assert (cache.stats.calls, cache.stats.misses, cache.stats.hits) == (3, 2, 1)
+
+
+# --- two phases (`_lookup`, then `_store`): an answer computed outside the cache counts as one call ---
+
+
+def test_a_lookup_and_its_store_count_once() -> None:
+    cache = ResponseCache()
+    pending = cache._lookup(REQ, namespace="s")
+    assert (pending.status, pending.key) == ("miss", make_key(REQ, namespace="s"))
+    assert cache.stats.calls == cache.stats.misses == 1
+    assert cache._store(pending, ANSWER) is True and cache._store(pending, {"again": 1}) is False  # once only
+    assert cache.stats.calls == 1 and cache.peek(REQ, namespace="s") == ANSWER
+    hit = cache._lookup(REQ, namespace="s")
+    assert (hit.status, hit.value) == ("hit", ANSWER) and cache._store(hit, {"v": 2}) is False
+    never = cache._lookup(dict(REQ, max_tokens=5))  # looked up, never stored (an abandoned stream)
+    assert never.status == "miss"
+    bypass = cache._lookup(REQ, mode="bypass", namespace="s")
+    assert bypass.status == "bypass" and cache._store(bypass, {"v": 3}) is False
+    refresh = cache._lookup(REQ, mode="refresh", namespace="s")
+    assert refresh.status == "miss" and cache._store(refresh, {"v": 4}) and cache.peek(REQ, namespace="s") == {"v": 4}
+    stats = cache.stats
+    assert (stats.calls, stats.misses, stats.hits, stats.bypasses) == (5, 3, 1, 1) and add_up(stats) == 5
+    with pytest.raises(InvalidOptionError, match="ttl"):
+        cache._lookup(REQ, ttl=0)
+    assert cache.stats.calls == 5
+
+
+def test_a_two_phase_call_whose_answer_is_not_stored_stays_one_miss() -> None:
+    cache = ResponseCache(cacheable=lambda v: v != "no")
+    declined = cache._lookup(REQ)
+    assert cache._store(declined, "no") is False and cache.peek(REQ) is None
+    not_json = cache._lookup(REQ)
+    assert cache._store(not_json, float("nan")) is False and cache.peek(REQ) is None
+    stats = cache.stats
+    assert (stats.calls, stats.misses, stats.errors) == (2, 2, 1)
+
+
+def test_async_two_phase_call() -> None:
+    cache = ResponseCache()
+
+    async def main() -> tuple[str, str]:
+        miss = await cache._alookup(REQ)
+        assert await cache._astore(miss, ANSWER)
+        hit = await cache._alookup(REQ)
+        return miss.status, hit.status
+
+    assert asyncio.run(main()) == ("miss", "hit")
+    assert (cache.stats.calls, cache.stats.misses, cache.stats.hits) == (2, 1, 1)

@@ -18,7 +18,7 @@ pytest.importorskip("anthropic")  # the `anthropic` extra
 import anthropic
 import httpx2
 import promptkey
-from promptkey import InvalidOptionError, MemoryStore, ResponseCache, make_key
+from promptkey import CacheStats, InvalidOptionError, MemoryStore, ResponseCache, make_key
 from promptkey.anthropic import AsyncCachedAnthropic, CachedAnthropic, CallRecord, origin_of
 from promptkey.emulator import serve
 
@@ -199,6 +199,67 @@ def test_abandoned_stream_is_not_stored(emulator: Any) -> None:
     client.messages.create(**params("abandon me"))
     assert client.last is not None and client.last.status == "miss"
     assert emulator.stats["requests"] == 2
+
+
+def test_a_streamed_miss_then_hit_counts_once_each_in_the_cache_stats(emulator: Any) -> None:
+    cache = ResponseCache(MemoryStore())
+    client = CachedAnthropic(sdk_client(emulator), cache=cache)
+    with client.messages.stream(**params("count me once")) as stream:
+        stream.get_final_message()
+    assert client.last is not None and client.last.status == "miss"
+    assert cache.stats == CacheStats(calls=1, misses=1)  # the lookup and the later write are one call
+    with client.messages.stream(**params("count me once")) as stream:
+        stream.get_final_message()
+    assert client.last.status == "hit"
+    assert cache.stats == CacheStats(calls=2, misses=1, hits=1)
+    assert emulator.stats["requests"] == 1
+
+
+def test_an_abandoned_stream_counts_once_as_a_miss(emulator: Any) -> None:
+    cache = ResponseCache(MemoryStore())
+    client = CachedAnthropic(sdk_client(emulator), cache=cache)
+    with client.messages.stream(**params("abandon me early")) as stream:
+        next(iter(stream))
+    assert cache.stats == CacheStats(calls=1, misses=1)  # the API was called: a miss, though nothing stored
+    client.messages.create(**params("abandon me early"))
+    assert cache.stats == CacheStats(calls=2, misses=2) and emulator.stats["requests"] == 2
+
+
+def test_streams_in_refresh_and_bypass_modes_count_once(emulator: Any) -> None:
+    cache = ResponseCache(MemoryStore())
+    client = CachedAnthropic(sdk_client(emulator), cache=cache)
+    with client.with_cache(mode="bypass").messages.stream(**params("modes")) as stream:
+        stream.get_final_message()
+    assert cache.stats == CacheStats(calls=1, bypasses=1)
+    with client.with_cache(mode="refresh").messages.stream(**params("modes")) as stream:
+        stream.get_final_message()
+    assert cache.stats == CacheStats(calls=2, bypasses=1, misses=1)
+    client.messages.create(**params("modes"))  # what the refresh stored
+    assert client.last is not None and client.last.status == "hit"
+    assert cache.stats == CacheStats(calls=3, bypasses=1, misses=1, hits=1) and emulator.stats["requests"] == 2
+
+
+def test_async_streams_count_once(emulator: Any) -> None:
+    cache = ResponseCache(MemoryStore())
+
+    async def main() -> None:
+        sdk = anthropic.AsyncAnthropic(base_url=emulator.base_url, api_key="k", max_retries=0)
+        client = AsyncCachedAnthropic(sdk, cache=cache)
+        for _ in range(2):
+            async with client.messages.stream(**params("async count")) as stream:
+                await stream.get_final_message()
+        async with client.messages.stream(**params("async abandon")) as stream:
+            await anext(aiter(stream))
+        await sdk.close()
+
+    asyncio.run(main())
+    assert cache.stats == CacheStats(calls=3, misses=2, hits=1) and emulator.stats["requests"] == 2
+
+
+def test_the_cache_must_be_a_response_cache(emulator: Any) -> None:
+    with pytest.raises(InvalidOptionError, match="cache must be a promptkey.ResponseCache") as info:
+        CachedAnthropic(sdk_client(emulator), cache=MemoryStore())
+    assert info.value.path == "cache"
 
 
 def test_breakpoints_auto_places_markers(emulator: Any) -> None:
@@ -400,6 +461,25 @@ def test_two_processes_share_one_call_through_redis(redis_server: Any, ns: str) 
         assert all(k.startswith(f"{ns}:{origin_of(emu.base_url)}:v1:") for k in keys)
         for store in stores:
             store.close()
+
+
+def test_a_stream_whose_lookup_fails_is_one_fallback_and_writes_nothing(emulator: Any) -> None:
+    import socket
+
+    from promptkey.cache._redis import RedisStore
+
+    with socket.socket() as probe:  # a loopback port nobody listens on: every store operation fails
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0")
+    cache = ResponseCache(store)
+    client = CachedAnthropic(sdk_client(emulator), cache=cache)
+    with client.messages.stream(**params("redis is down")) as stream:
+        stream.get_final_message()
+    assert client.last is not None and client.last.status == "fallback"
+    stats = cache.stats
+    assert (stats.calls, stats.fallbacks, stats.misses, stats.errors) == (1, 1, 0, 1)  # the read; no write tried
+    store.close()
 
 
 def test_one_shot_iterables_go_through_unkeyed(emulator: Any) -> None:

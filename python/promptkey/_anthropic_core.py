@@ -234,7 +234,7 @@ class _Core:
         view = self.view
         return _Core(
             self.client if client is None else client,
-            cache=view.original if view is not None else None,
+            cache=view.cache if view is not None else None,
             breakpoints=self.breakpoints,
             prices=self.prices,
             on_call=self.on_call,

@@ -101,6 +101,20 @@ class _Job:
     store_failed: bool
 
 
+@dataclass
+class _Pending:
+    """One call split in two phases (`_lookup`, then `_store`), counted once, when it was looked up."""
+
+    key: str | None
+    skey: str  # "" when the request could not be keyed
+    status: str
+    value: Any
+    model: Any
+    ttl_ms: int
+    ns: str
+    stored: bool = False
+
+
 class ResponseCache:
     """An exact-match cache of model responses, keyed by `make_key(request)`. See docs/response-cache.md."""
 
@@ -162,13 +176,17 @@ class ResponseCache:
         if not isinstance(e, BreakerOpen):  # a skipped operation is a fallback, not one more error
             self._count("errors")
 
-    def _done(self, value: Any, status: Status, key: str | None, t0: float) -> CacheResult:
+    def _done(self, value: Any, status: Status, key: str | None, t0: float, ns: str) -> CacheResult:
         with self._counts_lock:
             self._counts["calls"] += 1
             self._counts[_STATUS_COUNTER[status]] += 1
         if t0:
-            _metrics.observe(self.namespace, status, time.perf_counter() - t0)
+            _metrics.observe(ns, status, time.perf_counter() - t0)
         return CacheResult(value, status, key)
+
+    def _ns(self, namespace: str | None) -> str:
+        """The namespace a call keys under: the cache's, or the call's own (validated as the constructor's)."""
+        return self.namespace if namespace is None else validate_namespace(namespace)
 
     def _ttl_ms(self, ttl: float | None) -> int:
         if ttl is None:
@@ -176,12 +194,12 @@ class ResponseCache:
         _positive("ttl", ttl)
         return max(1, int(ttl * 1000))
 
-    def _prepare(self, request: Any, mode: str) -> tuple[str | None, bool]:
+    def _prepare(self, request: Any, mode: str, ns: str) -> tuple[str | None, bool]:
         """(key or None, whether this call bypasses the cache)."""
         if mode not in _MODES:
             raise InvalidOptionError(f"unknown mode {mode!r}; expected one of {', '.join(_MODES)}")
         try:
-            key, sampling, server_tools = key_info(request, self.namespace, self.secret)
+            key, sampling, server_tools = key_info(request, ns, self.secret)
         except PromptKeyError:
             # The call still happens; a request we cannot key is never cached, and counted as an error.
             self._count("errors")
@@ -190,8 +208,7 @@ class ResponseCache:
         return key, bypass or (server_tools and not self.allow_server_tools)
 
     def _job(self, request: Any, key: str, mode: str, ttl_ms: int, seen: bytes | None, failed: bool) -> _Job:
-        model = request.get("model") if isinstance(request, Mapping) else getattr(request, "model", None)
-        return _Job(key, store_key(key), model, ttl_ms, mode, seen, failed)
+        return _Job(key, store_key(key), _model_of(request), ttl_ms, mode, seen, failed)
 
     # --- the decision logic, shared by both drivers ---
 
@@ -282,16 +299,24 @@ class ResponseCache:
         return self._bound
 
     def get_or_call(
-        self, request: Any, fn: Callable[[], Any], *, mode: Mode = "use", ttl: float | None = None
+        self,
+        request: Any,
+        fn: Callable[[], Any],
+        *,
+        mode: Mode = "use",
+        ttl: float | None = None,
+        namespace: str | None = None,
     ) -> CacheResult:
-        """The cached answer to `request`, or `fn()`'s (called at most once per key across callers)."""
+        """The cached answer to `request`, or `fn()`'s (called at most once per key across callers);
+        `namespace` keys this call under another namespace, sharing everything else of this cache."""
         t0 = time.perf_counter() if _metrics.enabled() else 0.0
         store = self._bound if self.store.serves_sync else self._sync_store()
         if ttl is not None:
             _positive("ttl", ttl)
-        key, bypass = self._prepare(request, mode)
+        ns = self._ns(namespace)
+        key, bypass = self._prepare(request, mode, ns)
         if bypass or key is None:
-            return self._done(fn(), "bypass", key, t0)
+            return self._done(fn(), "bypass", key, t0, ns)
         skey = store_key(key)
         seen, failed = None, False
         if mode != "refresh":
@@ -303,30 +328,30 @@ class ResponseCache:
             if data is not None:
                 value = decode(data, key)
                 if value is not INVALID:
-                    return self._done(value, "hit", key, t0)
+                    return self._done(value, "hit", key, t0, ns)
                 seen = data
             if mode == "only-if-cached":
-                return self._done(None, "uncached", key, t0)
+                return self._done(None, "uncached", key, t0, ns)
         job = self._job(request, key, mode, self._ttl_ms(ttl), seen, failed)
         deadline = time.monotonic() + self.wait_timeout  # in-process followers wait no longer than this
         while True:
             if mode == "refresh":
                 status, _, value = self._run(job, store, fn)
-                return self._done(value, status, key, t0)  # type: ignore[arg-type]
+                return self._done(value, status, key, t0, ns)  # type: ignore[arg-type]
             flight, leader = store.flights.join_or_lead(skey)
             if not leader and flight.thread == threading.get_ident():
                 # An asyncio leader on this very thread cannot finish while we block: compute on our own.
                 status, _, value = self._run(job, store, fn)
-                return self._done(value, status, key, t0)  # type: ignore[arg-type]
+                return self._done(value, status, key, t0, ns)  # type: ignore[arg-type]
             if not leader:
                 try:
                     outcome = flight.future.result(timeout=max(0.0, deadline - time.monotonic()))
                 except FutureTimeout:
                     status, _, value = self._run(replace(job, mode="late"), store, fn)
-                    return self._done(value, status, key, t0)  # type: ignore[arg-type]
+                    return self._done(value, status, key, t0, ns)  # type: ignore[arg-type]
                 if outcome is _RETRY:
                     continue
-                return self._done(_follower_value(outcome, key), "coalesced", key, t0)
+                return self._done(_follower_value(outcome, key), "coalesced", key, t0, ns)
             try:
                 outcome = self._run(job, store, fn)
             except Exception as e:
@@ -339,7 +364,7 @@ class ResponseCache:
                 raise
             store.flights.done(skey, flight)
             flight.future.set_result(outcome)
-            return self._done(outcome[2], outcome[0], key, t0)  # type: ignore[arg-type]
+            return self._done(outcome[2], outcome[0], key, t0, ns)  # type: ignore[arg-type]
 
     def _run(self, job: _Job, store: Any, fn: Callable[[], Any]) -> Outcome:
         gen = self._lead(job)
@@ -389,14 +414,16 @@ class ResponseCache:
         *,
         mode: Mode = "use",
         ttl: float | None = None,
+        namespace: str | None = None,
     ) -> CacheResult:
         """The asyncio twin of `get_or_call`: `afn()` is awaited (a plain function's result is used as is)."""
         t0 = time.perf_counter() if _metrics.enabled() else 0.0
         ttl_ms = self._ttl_ms(ttl)
         store = self._async_store()
-        key, bypass = self._prepare(request, mode)
+        ns = self._ns(namespace)
+        key, bypass = self._prepare(request, mode, ns)
         if bypass or key is None:
-            return self._done(await _maybe_await(afn()), "bypass", key, t0)
+            return self._done(await _maybe_await(afn()), "bypass", key, t0, ns)
         skey = store_key(key)
         seen, failed = None, False
         if mode != "refresh":
@@ -408,16 +435,16 @@ class ResponseCache:
             if data is not None:
                 value = decode(data, key)
                 if value is not INVALID:
-                    return self._done(value, "hit", key, t0)
+                    return self._done(value, "hit", key, t0, ns)
                 seen = data
             if mode == "only-if-cached":
-                return self._done(None, "uncached", key, t0)
+                return self._done(None, "uncached", key, t0, ns)
         job = self._job(request, key, mode, ttl_ms, seen, failed)
         deadline = time.monotonic() + self.wait_timeout  # in-process followers wait no longer than this
         while True:
             if mode == "refresh":
                 status, _, value = await self._arun(job, store, afn)
-                return self._done(value, status, key, t0)  # type: ignore[arg-type]
+                return self._done(value, status, key, t0, ns)  # type: ignore[arg-type]
             flight, leader = store.flights.join_or_lead(skey)
             if not leader:
                 # shield: a cancelled follower must not cancel the computation the others are waiting for.
@@ -426,10 +453,10 @@ class ResponseCache:
                     outcome = await asyncio.wait_for(shared, max(0.0, deadline - time.monotonic()))
                 except asyncio.TimeoutError:
                     status, _, value = await self._arun(replace(job, mode="late"), store, afn)
-                    return self._done(value, status, key, t0)  # type: ignore[arg-type]
+                    return self._done(value, status, key, t0, ns)  # type: ignore[arg-type]
                 if outcome is _RETRY:
                     continue
-                return self._done(_follower_value(outcome, key), "coalesced", key, t0)
+                return self._done(_follower_value(outcome, key), "coalesced", key, t0, ns)
             try:
                 outcome = await self._arun(job, store, afn)
             except Exception as e:
@@ -442,7 +469,7 @@ class ResponseCache:
                 raise
             store.flights.done(skey, flight)
             flight.future.set_result(outcome)
-            return self._done(outcome[2], outcome[0], key, t0)  # type: ignore[arg-type]
+            return self._done(outcome[2], outcome[0], key, t0, ns)  # type: ignore[arg-type]
 
     async def _arun(self, job: _Job, store: Any, afn: Callable[[], Any]) -> Outcome:
         gen = self._lead(job)
@@ -491,12 +518,12 @@ class ResponseCache:
 
     # --- direct access ---
 
-    def _key(self, request: Any) -> str:
-        return key_info(request, self.namespace, self.secret)[0]
+    def _key(self, request: Any, namespace: str | None) -> str:
+        return key_info(request, self._ns(namespace), self.secret)[0]
 
-    def peek(self, request: Any) -> Any:
+    def peek(self, request: Any, *, namespace: str | None = None) -> Any:
         """The cached value for `request`, or None (also when the store is unavailable); never computes."""
-        key = self._key(request)
+        key = self._key(request, namespace)
         try:
             data = self._sync_store().get(store_key(key))
         except StoreError as e:
@@ -505,17 +532,17 @@ class ResponseCache:
         value = INVALID if data is None else decode(data, key)
         return None if value is INVALID else value
 
-    def delete(self, request: Any) -> bool:
+    def delete(self, request: Any, *, namespace: str | None = None) -> bool:
         """Remove `request`'s entry; True if there was one (False also when the store is unavailable)."""
         try:
-            return bool(self._sync_store().delete(store_key(self._key(request))))
+            return bool(self._sync_store().delete(store_key(self._key(request, namespace))))
         except StoreError as e:
             self._store_error(e)
             return False
 
-    async def apeek(self, request: Any) -> Any:
+    async def apeek(self, request: Any, *, namespace: str | None = None) -> Any:
         """The asyncio twin of `peek`."""
-        key = self._key(request)
+        key = self._key(request, namespace)
         store = self._async_store()
         try:
             data = await store.get(store_key(key)) if store.is_async else store.get(store_key(key))
@@ -525,15 +552,107 @@ class ResponseCache:
         value = INVALID if data is None else decode(data, key)
         return None if value is INVALID else value
 
-    async def adelete(self, request: Any) -> bool:
+    async def adelete(self, request: Any, *, namespace: str | None = None) -> bool:
         """The asyncio twin of `delete`."""
         store = self._async_store()
         try:
-            done = store.delete(store_key(self._key(request)))
+            done = store.delete(store_key(self._key(request, namespace)))
             return bool(await done if store.is_async else done)
         except StoreError as e:
             self._store_error(e)
             return False
+
+    # --- two-phase calls: an answer computed outside the cache (a stream the caller reads) ---
+    # `_lookup` decides and counts the call once (hit, miss, bypass, fallback); `_store` later writes the
+    # answer of a miss and counts nothing more, so a stream read to the end, or abandoned, is one call.
+
+    def _open(self, request: Any, mode: str, ttl: float | None, namespace: str | None) -> _Pending:
+        ns = self._ns(namespace)
+        ttl_ms = self._ttl_ms(ttl)  # a bad ttl fails before the answer is paid for
+        key, bypass = self._prepare(request, mode, ns)
+        status = "bypass" if bypass or key is None else "miss"
+        return _Pending(key, store_key(key) if key else "", status, None, _model_of(request), ttl_ms, ns)
+
+    def _read(self, pending: _Pending, data: bytes | None, failed: bool, t0: float) -> _Pending:
+        if failed:
+            pending.status = "fallback"  # as in get_or_call: nothing is written after a failed read
+        elif data is not None and pending.key is not None:
+            value = decode(data, pending.key)
+            if value is not INVALID:
+                pending.status, pending.value = "hit", value
+        self._done(None, pending.status, pending.key, t0, pending.ns)  # type: ignore[arg-type]
+        return pending
+
+    def _lookup(
+        self, request: Any, *, mode: str = "use", ttl: float | None = None, namespace: str | None = None
+    ) -> _Pending:
+        """Phase one: `.status` "hit" (with `.value`), "miss" (compute, then `_store`), "bypass" or "fallback"."""
+        t0 = time.perf_counter() if _metrics.enabled() else 0.0
+        store = self._sync_store()
+        pending = self._open(request, mode, ttl, namespace)
+        data, failed = None, False
+        if pending.status == "miss" and mode != "refresh":
+            try:
+                data = store.get(pending.skey)
+            except StoreError as e:
+                failed = True
+                self._store_error(e)
+        return self._read(pending, data, failed, t0)
+
+    async def _alookup(
+        self, request: Any, *, mode: str = "use", ttl: float | None = None, namespace: str | None = None
+    ) -> _Pending:
+        """The asyncio twin of `_lookup`."""
+        t0 = time.perf_counter() if _metrics.enabled() else 0.0
+        store = self._async_store()
+        pending = self._open(request, mode, ttl, namespace)
+        data, failed = None, False
+        if pending.status == "miss" and mode != "refresh":
+            try:
+                data = await store.get(pending.skey) if store.is_async else store.get(pending.skey)
+            except StoreError as e:
+                failed = True
+                self._store_error(e)
+        return self._read(pending, data, failed, t0)
+
+    def _envelope(self, pending: _Pending, value: Any) -> bytes | None:
+        """The bytes `_store` writes, or None when nothing is to be written (and why is already counted)."""
+        if pending.status != "miss" or pending.key is None or pending.stored:
+            return None
+        pending.stored = True  # phase two runs once, whatever happens in it
+        try:
+            data = encode(pending.key, value, pending.model)
+        except (TypeError, ValueError):
+            self._count("errors")
+            return None
+        return data if self._accepts(value) else None
+
+    def _store(self, pending: _Pending, value: Any) -> bool:
+        """Phase two: write a miss's answer (a plain overwrite that wakes waiters); True if it was written."""
+        data = self._envelope(pending, value)
+        if data is None:
+            return False
+        try:
+            self._sync_store().write(pending.skey, data, pending.ttl_ms, None, self._lock_ms)
+        except StoreError as e:
+            self._store_error(e)  # a failed write stays a miss, as in get_or_call
+            return False
+        return True
+
+    async def _astore(self, pending: _Pending, value: Any) -> bool:
+        """The asyncio twin of `_store`."""
+        data = self._envelope(pending, value)
+        if data is None:
+            return False
+        store = self._async_store()
+        try:
+            done = store.write(pending.skey, data, pending.ttl_ms, None, self._lock_ms)
+            if store.is_async:
+                await done
+        except StoreError as e:
+            self._store_error(e)
+            return False
+        return True
 
     # --- lifecycle: close the connections this cache's store binding opened (never a client you passed) ---
 
@@ -593,6 +712,10 @@ def _follower_value(outcome: Outcome, key: str) -> Any:
     _, data, value = outcome
     # A fresh decode for every follower; a value that could not be encoded is shared as is.
     return value if data is None else decode(data, key)
+
+
+def _model_of(request: Any) -> Any:
+    return request.get("model") if isinstance(request, Mapping) else getattr(request, "model", None)
 
 
 def _discard(awaitable: Any) -> None:
