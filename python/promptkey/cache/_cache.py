@@ -11,8 +11,9 @@ import inspect
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -113,6 +114,31 @@ class _Pending:
     ttl_ms: int
     ns: str
     stored: bool = False
+
+
+@contextmanager
+def _leading(flights: Any, skey: str, flight: Any) -> Iterator[Callable[[Outcome], Outcome]]:
+    """Ends an in-process flight however its leader ends (shared by the sync and asyncio paths):
+    followers get the leader's outcome (passed through `settle`), its exception, or `_RETRY` when the
+    leader was interrupted (KeyboardInterrupt, task cancellation), which was about the leader only."""
+    settled: list[Outcome] = []
+
+    def settle(outcome: Outcome) -> Outcome:
+        settled.append(outcome)
+        return outcome
+
+    try:
+        yield settle
+    except Exception as e:
+        flights.done(skey, flight)
+        flight.future.set_exception(e)
+        raise
+    except BaseException:
+        flights.done(skey, flight)
+        flight.future.set_result(_RETRY)
+        raise
+    flights.done(skey, flight)
+    flight.future.set_result(settled[0])
 
 
 class ResponseCache:
@@ -352,18 +378,8 @@ class ResponseCache:
                 if outcome is _RETRY:
                     continue
                 return self._done(_follower_value(outcome, key), "coalesced", key, t0, ns)
-            try:
-                outcome = self._run(job, store, fn)
-            except Exception as e:
-                store.flights.done(skey, flight)
-                flight.future.set_exception(e)
-                raise
-            except BaseException:
-                store.flights.done(skey, flight)
-                flight.future.set_result(_RETRY)
-                raise
-            store.flights.done(skey, flight)
-            flight.future.set_result(outcome)
+            with _leading(store.flights, skey, flight) as settle:
+                outcome = settle(self._run(job, store, fn))
             return self._done(outcome[2], outcome[0], key, t0, ns)  # type: ignore[arg-type]
 
     def _run(self, job: _Job, store: Any, fn: Callable[[], Any]) -> Outcome:
@@ -457,18 +473,8 @@ class ResponseCache:
                 if outcome is _RETRY:
                     continue
                 return self._done(_follower_value(outcome, key), "coalesced", key, t0, ns)
-            try:
-                outcome = await self._arun(job, store, afn)
-            except Exception as e:
-                store.flights.done(skey, flight)
-                flight.future.set_exception(e)
-                raise
-            except BaseException:
-                store.flights.done(skey, flight)
-                flight.future.set_result(_RETRY)
-                raise
-            store.flights.done(skey, flight)
-            flight.future.set_result(outcome)
+            with _leading(store.flights, skey, flight) as settle:
+                outcome = settle(await self._arun(job, store, afn))
             return self._done(outcome[2], outcome[0], key, t0, ns)  # type: ignore[arg-type]
 
     async def _arun(self, job: _Job, store: Any, afn: Callable[[], Any]) -> Outcome:
