@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from redis_servers import RedisCluster, RedisServer, have_redis
+from sdk_clients import close_all
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +44,10 @@ def redis_cluster() -> Iterator[RedisCluster]:
 def ns() -> str:
     """A namespace no other test uses, so tests can share one server."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_clients() -> Iterator[None]:
+    """Closes the SDK clients a test registered with `sdk_clients.track`."""
+    yield
+    close_all()

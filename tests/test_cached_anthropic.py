@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sdk_clients import track
 
 pytest.importorskip("anthropic")  # the `anthropic` extra
 
@@ -65,23 +66,12 @@ def emulator() -> Iterator[Any]:
         yield emu
 
 
-_OPEN: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _OPEN:
-        _OPEN.pop().close()
-
-
 def sdk_client(emu: Any, seen: Seen | None = None, **options: Any) -> Any:
     """A real SDK client for the emulator (closed after the test), with `seen` recording what it sends."""
     hooks = {"request": [seen.hook]} if seen is not None else {}
     http = httpx2.Client(event_hooks=hooks)
     client = anthropic.Anthropic(base_url=emu.base_url, api_key="test-key", http_client=http, max_retries=0, **options)
-    _OPEN.append(client)
-    return client
+    return track(client)
 
 
 def test_second_identical_call_is_served_from_the_cache(emulator: Any) -> None:

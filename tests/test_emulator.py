@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from promptkey import InvalidOptionError
 from promptkey.emulator import Clock, Emulator, serve
+from sdk_clients import track
 
 MODEL = "claude-sonnet-4-6"  # minimum 1,024 tokens; not deprecated in SDK 2.12
 
@@ -34,16 +35,6 @@ def text(n: int, tag: str = "w") -> str:
     return " ".join(f"{tag}{i}" for i in range(n))
 
 
-_clients: list[anthropic.Anthropic] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _clients:
-        _clients.pop().close()
-
-
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     with serve(tokenizer=words, clock=Clock(1_800_000_000.0, tick=False)) as running:
@@ -52,11 +43,6 @@ def emu() -> Iterator[Emulator]:
 
 def client(emu: Emulator, **options: Any) -> Any:  # Any: the SDK's content unions would need a narrowing per line
     return track(anthropic.Anthropic(base_url=emu.base_url, api_key=options.pop("api_key", "sk-test"), **options))
-
-
-def track(c: Any) -> Any:
-    _clients.append(c)
-    return c
 
 
 def raw(
@@ -234,7 +220,7 @@ def test_bearer_and_x_api_key_are_both_accepted_and_none_is_401(emu: Emulator) -
     assert error["type"] == "error" and error["error"]["type"] == "authentication_error"
     assert headers["request-id"] == error["request_id"]
     with pytest.raises(anthropic.AuthenticationError):
-        no_auth = track(
+        no_auth: Any = track(
             anthropic.Anthropic(base_url=emu.base_url, api_key="x", default_headers={"Authorization": anthropic.omit})  # type: ignore[dict-item]  # omit is how the SDK drops a header
         )
         no_auth.messages.create(**body)
@@ -507,7 +493,7 @@ def test_cli_serves_until_interrupted() -> None:
         line = proc.stdout.readline()
         base_url = line.split()[4]
         assert base_url.startswith("http://127.0.0.1:")
-        c = track(anthropic.Anthropic(base_url=base_url, api_key="cli"))
+        c: Any = track(anthropic.Anthropic(base_url=base_url, api_key="cli"))  # Any: as `client()` above
         assert (
             c.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "ping"}]).content[0].text
             == "ping"

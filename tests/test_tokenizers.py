@@ -11,6 +11,7 @@ import pytest
 from promptkey import Calibrator, CountTokens, InvalidOptionError
 from promptkey.emulator import Emulator, serve
 from promptkey.tokenizers import request_blocks
+from sdk_clients import track
 
 MODEL = "claude-sonnet-4-6"
 
@@ -24,16 +25,6 @@ def words(block: Mapping[str, Any]) -> int:
     return max(1, len(json.dumps({k: v for k, v in block.items() if k != "cache_control"}, sort_keys=True)) // 4)
 
 
-_clients: list[anthropic.Anthropic] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _clients:
-        _clients.pop().close()
-
-
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     with serve(tokenizer=words) as running:
@@ -42,8 +33,7 @@ def emu() -> Iterator[Emulator]:
 
 def sdk(emu: Emulator) -> Any:  # Any: the SDK's content unions would need a narrowing per line
     c = anthropic.Anthropic(base_url=emu.base_url, api_key="tok")
-    _clients.append(c)
-    return c
+    return track(c)
 
 
 TOOL = {
